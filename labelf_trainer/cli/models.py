@@ -1,0 +1,87 @@
+"""`labelf models list|show|deploy|threshold`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..project import Project
+from ..registry import parse_model_ref
+from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, make_app, print_table
+
+app = make_app("The model registry: list, show and deploy model versions.")
+
+
+@app.command("list")
+def list_models(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
+    """All models with their type, status and deployed version.
+
+    Example: labelf models list --format json
+    """
+    check_format(fmt)
+    with Project.open(config) as project:
+        recs = project.registry.list()
+        active = project.registry.active_model_id()
+    if fmt == "json":
+        emit_json({"models": [{"id": r.id, "name": r.name, "type": r.type, "status": r.status} for r in recs]})
+        return
+    print_table("models", ["id", "name", "type", "status", "deployed", "versions", "accuracy", "active"], [
+        [r.id, r.name, r.type, r.status, r.deployed_version, len(r.versions),
+         (r.current.metrics.get("accuracy") if r.current else None), "*" if r.id == active else ""]
+        for r in recs])
+
+
+@app.command("show")
+def show(
+    model: Annotated[str, typer.Argument(help="Model id, or ID@VERSION.")],
+    config: ConfigOpt = None,
+    versions: Annotated[bool, typer.Option("--versions", help="Also list every version.")] = False,
+) -> None:
+    """The model object, in the shape of the Labelf API (JSON).
+
+    Example: labelf models show 1
+    """
+    model_id, version = parse_model_ref(model)
+    with Project.open(config) as project:
+        rec = project.registry.get(model_id)
+        if version is not None:
+            rec.version(version)  # validates
+        obj = rec.to_api()
+        if versions:
+            obj = {**obj, "versions": [
+                {"version": v.version, "deployed": v.version == rec.deployed_version, "last_trained": v.last_trained,
+                 "training_examples": v.training_examples, "accuracy": v.metrics.get("accuracy"),
+                 "f1_macro": v.metrics.get("f1_macro")} for v in rec.versions]}
+    emit_json(obj)
+
+
+@app.command("deploy")
+def deploy(
+    model: Annotated[str, typer.Argument(help="Model id (newest version) or ID@VERSION.")],
+    config: ConfigOpt = None,
+    activate: Annotated[bool, typer.Option(help="Also make it the project's active model (used by suggest).")] = True,
+) -> None:
+    """Deploy a version; a running `labelf serve` picks it up without a restart.
+
+    Example: labelf models deploy 2@3
+    """
+    model_id, version = parse_model_ref(model)
+    with Project.open(config) as project:
+        v = project.registry.deploy(model_id, version)
+        if activate:
+            project.registry.set_active(model_id)
+    info(f"model {model_id} v{v} deployed")
+
+
+@app.command("threshold")
+def threshold(
+    model: Annotated[str, typer.Argument(help="Model id.")],
+    value: Annotated[float, typer.Argument(help="New confidence threshold in [0, 1].")],
+    config: ConfigOpt = None,
+) -> None:
+    """Set a model's confidence threshold."""
+    model_id, _ = parse_model_ref(model)
+    with Project.open(config) as project:
+        project.registry.set_threshold(model_id, value)
+    info(f"model {model_id} confidence_threshold = {value}")

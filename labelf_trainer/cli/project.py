@@ -1,0 +1,76 @@
+"""`labelf init`, `labelf import`, `labelf status`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import load_config
+from ..project import POINTER_FILE, ImportResult, Project
+from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, print_table
+
+
+def _report(r: ImportResult) -> None:
+    extra = []
+    if r.skipped_empty:
+        extra.append(f"{r.skipped_empty} empty skipped")
+    if r.truncated:
+        extra.append(f"{r.truncated} truncated to 10,000 characters")
+    tail = f" ({'; '.join(extra)})" if extra else ""
+    info(f"imported {r.path.name}: {r.added} new, {r.skipped_known} already in the pool{tail}")
+
+
+def init(config: Annotated[Path, typer.Argument(help="Project config YAML (see configs/).")]) -> None:
+    """Create the workspace, import the config's data and deploy the zero-shot model.
+
+    Example: labelf init configs/telecom.yaml
+    """
+    cfg = load_config(config)
+    with Project.open(cfg, create=True) as project:
+        for src in cfg.data:
+            _report(project.import_source(src))
+        model_id, version, changed = project.ensure_zero_shot()
+        Path(POINTER_FILE).write_text(str(Path(config).resolve()) + "\n", encoding="utf-8")
+        info(f"workspace: {cfg.workspace_dir}  ({project.ws.count_items()} texts in the pool)")
+        info(f"zero-shot model {model_id} v{version} {'deployed' if changed else 'unchanged'}")
+        typer.echo(model_id)
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV, JSONL, Parquet or TXT file of texts.")],
+    config: ConfigOpt = None,
+    text_column: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+    id_column: Annotated[str | None, typer.Option(help="Column holding a stable id (default: content hash).")] = None,
+    label_column: Annotated[str | None, typer.Option(help="Column holding gold labels (optional).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto, csv, jsonl, parquet or txt.")] = "auto",
+) -> None:
+    """Import texts into the pool; importing the same file twice adds nothing.
+
+    Example: labelf import calls.jsonl --id-column call_id
+    """
+    with Project.open(config) as project:
+        _report(project.import_file(file, fmt=fmt, text_column=text_column, id_column=id_column,
+                                    label_column=label_column))
+
+
+def status(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
+    """Summary of the workspace: pool, annotations, models."""
+    check_format(fmt)
+    with Project.open(config) as project:
+        ws = project.ws
+        pending = ws.query("SELECT COUNT(DISTINCT item_id) AS n FROM batch_items WHERE status = 'pending'")[0]["n"]
+        summary = {
+            "project": project.config.project,
+            "workspace": str(ws.root),
+            "texts": ws.count_items(),
+            "labeled_texts": len(ws.labeled()),
+            "pending_suggestions": pending,
+            "models": len(project.registry.list()),
+            "active_model_id": project.registry.active_model_id(),
+        }
+    if fmt == "json":
+        emit_json(summary)
+    else:
+        print_table(None, ["field", "value"], [[k, v] for k, v in summary.items()])

@@ -1,0 +1,202 @@
+"""Project config: a YAML file that names the labels, the encoder, the data and the workspace.
+
+Every validation error names the file and the field (``configs/x.yaml: labels.2.name: ...``). Relative paths in the
+config are resolved against the config file's folder. See ``configs/README.md`` for every field.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .exceptions import ConfigError
+
+__all__ = [
+    "LabelSpec",
+    "DataSource",
+    "LabelStudioConfig",
+    "Thresholds",
+    "SamplerConfig",
+    "TrainingConfig",
+    "ProjectConfig",
+    "load_config",
+    "MAX_TEXT_CHARS",
+]
+
+MAX_TEXT_CHARS = 10_000
+"""Longest text accepted by predict and the API (the Labelf limit); longer texts are truncated on import."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LabelSpec(_Strict):
+    """One label: its name (returned as-is in predictions), a plain-text description and optional examples."""
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    examples: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        if v != v.strip():
+            raise ValueError("label name must not start or end with whitespace")
+        return v
+
+    @property
+    def prompt(self) -> str:
+        """The text embedded for this label by the zero-shot model."""
+        return f"{self.name}: {self.description}" if self.description else self.name
+
+
+class DataSource(_Strict):
+    """A file of texts to import into the pool (CSV, JSONL or Parquet)."""
+
+    path: Path
+    format: Literal["auto", "csv", "jsonl", "parquet", "txt"] = "auto"
+    text_column: str = "text"
+    id_column: str | None = None
+    label_column: str | None = None
+    """Optional column with gold labels; only used by the demo's simulated annotator and `labelf label`."""
+
+
+class LabelStudioConfig(_Strict):
+    """Connection to a Label Studio server. The token is read from the environment variable ``token_env``."""
+
+    url: str = "http://127.0.0.1:8080"
+    token_env: str = "LABEL_STUDIO_API_KEY"
+    project_id: int | None = None
+    project_title: str | None = None
+    conflict_policy: Literal["majority", "latest", "conflict"] = "majority"  # several annotators on one task
+    retrain_every: int = Field(20, ge=1)  # ML backend: retrain after this many new annotations
+
+    @property
+    def token(self) -> str | None:
+        return os.environ.get(self.token_env) or None
+
+
+class Thresholds(_Strict):
+    """Confidence routing bands (Labelf defaults): auto >= 0.9, review 0.7-0.9, human < 0.7."""
+
+    auto: float = Field(0.9, ge=0.0, le=1.0)
+    review: float = Field(0.7, ge=0.0, le=1.0)
+    target_precision: float = Field(0.9, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Thresholds":
+        if self.review > self.auto:
+            raise ValueError(f"review ({self.review}) must not be above auto ({self.auto})")
+        return self
+
+
+class SamplerConfig(_Strict):
+    """Weights and limits of the combined active-learning sampler."""
+
+    uncertainty_weight: float = Field(1.0, ge=0.0)
+    density_weight: float = Field(0.5, ge=0.0)
+    diversity_weight: float = Field(0.5, ge=0.0)
+    rare_quota: float = Field(0.3, ge=0.0, le=1.0)
+    rare_target: int = Field(20, ge=1)
+    near_duplicate_threshold: float = Field(0.95, gt=0.0, le=1.0)
+    pending_expiry_days: float = Field(14.0, gt=0.0)
+
+
+class TrainingConfig(_Strict):
+    """Defaults for `labelf train`."""
+
+    type: Literal["embedding-head", "setfit", "fine-tuned"] = "embedding-head"
+    eval_split: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = 42
+
+
+class ProjectConfig(_Strict):
+    """A labelf-trainer project."""
+
+    project: str = Field(min_length=1)
+    task: Literal["single-label", "multi-label"] = "single-label"
+    labels: list[LabelSpec] = Field(min_length=2)
+    encoder: str = "minilm"
+    data: list[DataSource] = Field(default_factory=list)
+    label_studio: LabelStudioConfig = Field(default_factory=LabelStudioConfig)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    workspace: Path = Path(".labelf")
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("labels")
+    @classmethod
+    def _unique(cls, labels: list[LabelSpec]) -> list[LabelSpec]:
+        seen: set[str] = set()
+        dups = [lab.name for lab in labels if lab.name in seen or seen.add(lab.name)]  # type: ignore[func-returns-value]
+        if dups:
+            raise ValueError(f"duplicate label name(s): {', '.join(sorted(set(dups)))}")
+        return labels
+
+    @property
+    def label_names(self) -> list[str]:
+        return [lab.name for lab in self.labels]
+
+    @property
+    def multi_label(self) -> bool:
+        return self.task == "multi-label"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source_path.parent if self.source_path else Path.cwd()
+
+    def resolve(self, p: Path | str) -> Path:
+        """Resolve a path from the config relative to the config file's folder."""
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def workspace_dir(self) -> Path:
+        return self.resolve(self.workspace)
+
+
+def _format_error(path: Path, err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+            if loc.endswith("token"):
+                msg += " (tokens never go in the config: set label_studio.token_env and export that variable)"
+        elif e["type"] == "missing":
+            msg = "field required"
+        parts.append(f"{loc}: {msg}")
+    return f"{path}: " + "; ".join(parts)
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate a project config; raise :class:`ConfigError` naming the file and field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields at the top level")
+    try:
+        cfg = ProjectConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format_error(path, e)) from None
+    cfg = cfg.model_copy(update={"source_path": path.resolve()})
+    for i, src in enumerate(cfg.data):
+        if not cfg.resolve(src.path).exists():
+            raise ConfigError(f"{path}: data.{i}.path: file not found: {cfg.resolve(src.path)}")
+    return cfg

@@ -1,0 +1,136 @@
+"""Read texts (and optional ids and gold labels) from CSV, JSONL, Parquet or plain-text files.
+
+Rules (documented in the README): rows whose text is empty or only whitespace are skipped and counted; texts
+longer than :data:`~labelf_trainer.config.MAX_TEXT_CHARS` are truncated on import and counted; a file that is not
+UTF-8 is an error naming the file and the byte offset; a missing column is an error naming it and listing the columns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .config import MAX_TEXT_CHARS
+from .exceptions import DataError
+from .types import Item, stable_id
+
+__all__ = ["ReadReport", "read_items", "detect_format", "split_labels"]
+
+_FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+            ".parquet": "parquet", ".pq": "parquet", ".txt": "txt"}
+
+
+@dataclass
+class ReadReport:
+    """What :func:`read_items` read and what it had to skip or change."""
+
+    items: list[Item] = field(default_factory=list)
+    empty_skipped: int = 0
+    truncated: int = 0
+
+
+def detect_format(path: Path, fmt: str = "auto") -> str:
+    if fmt != "auto":
+        return fmt
+    try:
+        return _FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise DataError(f"{path}: cannot tell the format from the extension {path.suffix!r}; "
+                        "use .csv, .jsonl, .parquet or .txt") from None
+
+
+def _check_utf8(path: Path) -> None:
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (invalid byte at offset {e.start}); re-save it as UTF-8") from None
+
+
+def _frame(path: Path, fmt: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if fmt != "parquet":
+        _check_utf8(path)
+    try:
+        if fmt == "csv":
+            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
+        if fmt == "jsonl":
+            rows = []
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if line.strip():
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise DataError(f"{path}: line {n}: invalid JSON ({e.msg})") from None
+                    if not isinstance(row, dict):
+                        raise DataError(f"{path}: line {n}: expected a JSON object")
+                    rows.append(row)
+            return pd.DataFrame(rows)
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        if fmt == "txt":
+            return pd.DataFrame({"text": path.read_text(encoding="utf-8").splitlines()})
+    except DataError:
+        raise
+    except (pd.errors.ParserError, ValueError, OSError) as e:
+        raise DataError(f"{path}: cannot read as {fmt}: {str(e).splitlines()[0]}") from None
+    raise DataError(f"{path}: unsupported format {fmt!r}")
+
+
+def split_labels(value: object) -> tuple[str, ...]:
+    """Gold/annotated labels from a cell: a list, a JSON list, or a '|'-separated string."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ()
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    s = str(value).strip()
+    if s.startswith("["):
+        try:
+            return tuple(str(v).strip() for v in json.loads(s) if str(v).strip())
+        except json.JSONDecodeError:
+            pass
+    return tuple(p.strip() for p in s.split("|") if p.strip())
+
+
+def read_items(path: str | Path, *, fmt: str = "auto", text_column: str = "text", id_column: str | None = None,
+               label_column: str | None = None, source: str | None = None,
+               long_texts: str = "truncate") -> ReadReport:
+    """Read a data file into :class:`Item` records (ids from ``id_column`` or from the text's content).
+
+    ``long_texts``: ``"truncate"`` (import) cuts texts over the limit, ``"error"`` (predict) refuses them.
+    """
+    path = Path(path)
+    fmt = detect_format(path, fmt)
+    df = _frame(path, fmt)
+    for role, col in (("text", text_column), ("id", id_column), ("label", label_column)):
+        if col is not None and col not in df.columns:
+            raise DataError(f"{path}: no {role} column {col!r}; columns are: {', '.join(map(str, df.columns))}")
+    report = ReadReport()
+    src = source or path.name
+    seen: set[str] = set()
+    for row_no, row in enumerate(df.to_dict("records"), 2 if fmt == "csv" else 1):
+        raw = row[text_column]
+        text = "" if raw is None or (isinstance(raw, float) and pd.isna(raw)) else str(raw)
+        if not text.strip():
+            report.empty_skipped += 1
+            continue
+        item_id = str(row[id_column]).strip() if id_column else stable_id(text)
+        if not item_id:
+            raise DataError(f"{path}: row {row_no}: empty id in column {id_column!r}")
+        if id_column and item_id in seen:
+            raise DataError(f"{path}: row {row_no}: duplicate id {item_id!r} in column {id_column!r}")
+        seen.add(item_id)
+        if len(text) > MAX_TEXT_CHARS:
+            if long_texts == "error":
+                raise DataError(f"{path}: row {row_no}: text has {len(text):,} characters; the limit is "
+                                f"{MAX_TEXT_CHARS:,}")
+            text = text[:MAX_TEXT_CHARS]
+            report.truncated += 1
+        gold = split_labels(row[label_column]) if label_column else None
+        report.items.append(Item(id=item_id, text=text, source=src, gold=gold or None))
+    return report

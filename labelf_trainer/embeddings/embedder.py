@@ -1,0 +1,61 @@
+"""The embedding layer: batched encoding with a progress bar, through the on-disk cache."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..progress import progress_bar
+from ..types import text_hash
+from .base import Encoder
+from .cache import EmbeddingCache
+
+__all__ = ["Embedder"]
+
+
+class Embedder:
+    """Embeds texts with ``encoder``, never embedding the same text twice when a cache folder is given.
+
+    Usage::
+
+        emb = Embedder(load_encoder("minilm"), cache_root=ws.cache_dir)
+        X = emb.embed(texts)                # (n, dim) float32, L2-normalized
+    """
+
+    def __init__(self, encoder: Encoder, cache_root: Path | None = None, *, progress: bool = True,
+                 progress_min: int = 256) -> None:
+        self.encoder = encoder
+        self.cache = EmbeddingCache(cache_root, encoder.fingerprint, encoder.dim) if cache_root else None
+        self.progress = progress
+        self.progress_min = progress_min
+
+    def embed(self, texts: Sequence[str], *, description: str = "Embedding") -> np.ndarray:
+        texts = list(texts)
+        hashes = [text_hash(t) for t in texts]
+        found = self.cache.get_many(hashes) if self.cache is not None else {}
+        todo: dict[str, str] = {}
+        for h, t in zip(hashes, texts):
+            if h not in found and h not in todo:
+                todo[h] = t
+        if todo:
+            found.update(self._encode_missing(todo, description))
+        if not texts:
+            return np.zeros((0, self.encoder.dim), dtype=np.float32)
+        return np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)
+
+    def _encode_missing(self, todo: dict[str, str], description: str) -> dict[str, np.ndarray]:
+        keys, pending = list(todo), list(todo.values())
+        bs = self.encoder.batch_size
+        out: dict[str, np.ndarray] = {}
+        show = self.progress and len(pending) >= self.progress_min
+        with progress_bar(total=len(pending), description=description, enabled=show) as advance:
+            for start in range(0, len(pending), bs):
+                vecs = self.encoder.encode_batch(pending[start:start + bs])
+                chunk = dict(zip(keys[start:start + bs], vecs))
+                if self.cache is not None:
+                    self.cache.put_many(chunk)  # saved batch by batch: an interrupt keeps what was done
+                out.update(chunk)
+                advance(len(chunk))
+        return out

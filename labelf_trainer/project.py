@@ -1,0 +1,132 @@
+"""A project: its config, its workspace store and its model registry, and the operations that tie them together."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import DataSource, ProjectConfig, load_config
+from .data import read_items
+from .exceptions import ConfigError
+from .models import ZeroShotClassifier
+from .registry import ModelRegistry
+from .store import Workspace
+
+__all__ = ["Project", "ImportResult", "find_config", "POINTER_FILE"]
+
+POINTER_FILE = ".labelf-project"
+"""Written by ``labelf init`` in the current folder: the config path later commands use by default."""
+
+
+def find_config(explicit: str | Path | None = None) -> Path:
+    """The config to use: ``--config``, then ``$LABELF_CONFIG``, then ``./.labelf-project``, then ``./labelf.yaml``."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("LABELF_CONFIG"):
+        return Path(os.environ["LABELF_CONFIG"])
+    pointer = Path(POINTER_FILE)
+    if pointer.is_file():
+        return Path(pointer.read_text(encoding="utf-8").strip())
+    if Path("labelf.yaml").is_file():
+        return Path("labelf.yaml")
+    raise ConfigError("no project config: pass --config FILE, set LABELF_CONFIG, or run `labelf init CONFIG` here")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    path: Path
+    read: int
+    added: int
+    skipped_known: int
+    skipped_empty: int
+    truncated: int
+
+
+@dataclass
+class Project:
+    """Usage::
+
+        project = Project.open("configs/telecom.yaml", create=True)
+        project.import_sources()
+        model_id = project.ensure_zero_shot()
+    """
+
+    config: ProjectConfig
+    ws: Workspace
+    registry: ModelRegistry
+
+    @classmethod
+    def open(cls, config: str | Path | ProjectConfig | None = None, *, create: bool = False) -> "Project":
+        cfg = config if isinstance(config, ProjectConfig) else load_config(find_config(config))
+        ws = Workspace.create(cfg.workspace_dir) if create else Workspace.open(cfg.workspace_dir)
+        return cls(cfg, ws, ModelRegistry(ws))
+
+    def close(self) -> None:
+        self.ws.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- data ----------------------------------------------------------------------------------------------
+    def import_file(self, path: str | Path, *, fmt: str = "auto", text_column: str = "text",
+                    id_column: str | None = None, label_column: str | None = None) -> ImportResult:
+        """Import a file into the pool; items already known (same id) are skipped, so re-import adds nothing."""
+        path = Path(path)
+        report = read_items(path, fmt=fmt, text_column=text_column, id_column=id_column, label_column=label_column)
+        added, known = self.ws.add_items(report.items)
+        return ImportResult(path, len(report.items), added, known, report.empty_skipped, report.truncated)
+
+    def import_source(self, src: DataSource) -> ImportResult:
+        return self.import_file(self.config.resolve(src.path), fmt=src.format, text_column=src.text_column,
+                                id_column=src.id_column, label_column=src.label_column)
+
+    def import_sources(self) -> list[ImportResult]:
+        return [self.import_source(src) for src in self.config.data]
+
+    # -- models --------------------------------------------------------------------------------------------
+    def active_model_id(self) -> int:
+        model_id = self.registry.active_model_id()
+        if model_id is None:
+            raise ConfigError("the project has no deployed model yet: run `labelf init CONFIG` first")
+        return model_id
+
+    def zero_shot(self) -> ZeroShotClassifier:
+        """A fitted zero-shot model from the config's labels, descriptions and examples."""
+        model = ZeroShotClassifier(self.config.labels, encoder=self.config.encoder,
+                                   multi_label=self.config.multi_label)
+        model.use_cache(self.ws.cache_dir)
+        return model.fit()
+
+    def ensure_zero_shot(self) -> tuple[int, int, bool]:
+        """Create and deploy the zero-shot model, or a new version if the label descriptions changed.
+
+        Returns (model_id, version, changed). The model becomes the project's active model if there is none.
+        """
+        model = self.zero_shot()
+        labels = self.config.label_names
+        existing = [m for m in self.registry.list() if m.type == "zero-shot" and m.labels == labels]
+        if existing:
+            rec = existing[-1]
+            cur = rec.current
+            same = cur is not None and cur.params.get("label_specs") == [lab.model_dump() for lab in self.config.labels] \
+                and cur.encoder_fingerprint == model.encoder_fingerprint
+            if same and cur is not None:
+                model_id, version, changed = rec.id, cur.version, False
+            else:
+                model_id, changed = rec.id, True
+                version = self.registry.add_version(rec.id, model, params=self._zs_params(), deploy=True)
+        else:
+            model_id, version = self.registry.register(
+                f"{self.config.project} (describe and classify)", model, params=self._zs_params(), deploy=True,
+                confidence_threshold=self.config.thresholds.review)
+            changed = True
+        if self.registry.active_model_id() is None:
+            self.registry.set_active(model_id)
+        return model_id, version, changed
+
+    def _zs_params(self) -> dict:
+        return {"encoder": self.config.encoder, "label_specs": [lab.model_dump() for lab in self.config.labels]}

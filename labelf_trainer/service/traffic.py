@@ -1,0 +1,65 @@
+"""Confidence routing: low-confidence texts of opted-in models become labeling candidates in the workspace pool.
+
+Bands follow the Labelf docs: ``auto`` (top confidence >= auto), ``review`` (>= the model's confidence threshold),
+``human`` (below). Texts in the ``human`` band of a model with routing on (``labelf models routing ID on``) are
+added to the pool with ``origin='traffic'`` and the request id in their metadata (never the API key), so
+``labelf suggest`` and the Label Studio push can pick them. A text already in the pool is not added again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..exceptions import ModelNotFoundError
+from ..predict import routing_band
+from ..project import Project
+from ..store import Workspace
+from ..types import Item, stable_id, text_hash
+from .manager import ServedModel
+
+__all__ = ["route_low_confidence", "low_confidence", "set_routing", "TRAFFIC_ORIGIN"]
+
+TRAFFIC_ORIGIN = "traffic"
+log = logging.getLogger("labelf.service")
+
+
+def low_confidence(served: ServedModel, proba: np.ndarray, auto: float) -> list[tuple[int, float, str]]:
+    """(text index, top confidence, top label) for every text in the ``human`` band of this model."""
+    review = served.record.confidence_threshold
+    labels = served.labels
+    out = []
+    for i, row in enumerate(np.asarray(proba)):
+        j = int(np.argmax(row))
+        if routing_band(float(row[j]), max(auto, review), review) == "human":
+            out.append((i, round(float(row[j]), 4), labels[j]))
+    return out
+
+
+def route_low_confidence(project: Project, served: ServedModel, texts: Sequence[str], proba: np.ndarray,
+                         request_id: str) -> int:
+    """Store the human-band texts of one request; returns how many were new to the pool."""
+    picked = low_confidence(served, proba, project.config.thresholds.auto)
+    if not picked:
+        return 0
+    hashes = [text_hash(texts[i]) for i, _, _ in picked]
+    q = f"SELECT hash FROM items WHERE hash IN ({','.join('?' * len(hashes))})"
+    known = {r["hash"] for r in project.ws.query(q, hashes)}
+    items = [Item(id=stable_id(texts[i]), text=texts[i], source=f"api:model-{served.id}",
+                  meta={"request_id": request_id, "model_id": served.id, "model_version": served.version,
+                        "predicted": label, "confidence": conf, "band": "human"})
+             for (i, conf, label), h in zip(picked, hashes) if h not in known]
+    if not items:
+        return 0
+    added, _ = project.ws.add_items(items, origin=TRAFFIC_ORIGIN)
+    log.info("request %s: %d low-confidence text(s) of model %s stored for labeling", request_id, added, served.id)
+    return added
+
+
+def set_routing(ws: Workspace, model_id: int, on: bool) -> None:
+    """Turn routing of low-confidence traffic to the labeling pool on or off for one model."""
+    with ws.transaction() as c:
+        if c.execute("UPDATE models SET routing = ? WHERE id = ?", (int(on), int(model_id))).rowcount == 0:
+            raise ModelNotFoundError(f"no model with id {model_id}")

@@ -1,0 +1,143 @@
+"""Rare-class search: find texts for labels that have few or no annotations yet.
+
+For every label below ``rare_target`` annotations, candidates are scored by two signals, each standardized over the
+candidates (z-score) and summed with equal weight:
+
+* similarity to the label's query vector: the normalized sum of its embedded description (``LabelSpec.prompt``)
+  and the mean of its labeled examples' embeddings (whichever exist);
+* the current model's probability for that label.
+
+Labels take turns (fewest annotations first), each getting picks until it would reach ``rare_target``; no text is
+picked twice nor is a near-duplicate of the batch or of a labeled text. When every label has reached the target the
+stand-alone strategy keeps searching for the labels with the fewest annotations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..embeddings import normalize
+from .base import Pool, QueryStrategy, Selection, fill_up, greedy_distinct, label_counts
+
+__all__ = ["RareClassSearch", "rare_label_scores", "rare_selection"]
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    sd = x.std()
+    return (x - x.mean()) / sd if sd > 1e-12 else np.zeros_like(x)
+
+
+def rare_label_scores(pool: Pool, candidates: np.ndarray, indices_labeled: np.ndarray,
+                      label: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Score of each candidate for one label (higher = more likely that label) and the signals behind it."""
+    parts: list[np.ndarray] = []
+    if pool.label_embeddings is not None:
+        parts.append(pool.label_embeddings[label])
+    name = pool.classes[label]
+    examples = [int(r) for r in indices_labeled if name in pool.labels.get(int(r), ())]
+    if examples:
+        parts.append(normalize(pool.embeddings[examples].mean(axis=0, keepdims=True))[0])
+    signals: dict[str, np.ndarray] = {}
+    score = np.zeros(len(candidates))
+    if parts:
+        q = normalize(np.sum(parts, axis=0, keepdims=True))[0]
+        signals["similarity"] = pool.embeddings[candidates] @ q
+        score += _z(signals["similarity"].astype(np.float64))
+    if pool.proba is not None:
+        signals["p"] = pool.proba[candidates, label].astype(np.float64)
+        score += _z(signals["p"])
+    return score, signals
+
+
+def rare_selection(pool: Pool, candidates: np.ndarray, indices_labeled: np.ndarray, n: int, *, rare_target: int,
+                   threshold: float, chosen: np.ndarray | None = None, keep_going: bool = False,
+                   rng: np.random.Generator | None = None) -> Selection:
+    """Up to ``n`` picks for labels under ``rare_target`` annotations (all labels by fewest, if ``keep_going``).
+
+    Labels with equal counts take turns in a random order drawn from ``rng`` (label order without one).
+    """
+    counts = label_counts(pool, indices_labeled)
+    deficit = np.maximum(rare_target - counts, 0)
+    if keep_going and deficit.sum() == 0:
+        deficit = np.full(len(counts), n)  # everyone reached the target: keep feeding the smallest labels
+    tie = rng.permutation(len(counts)) if rng is not None else np.arange(len(counts))
+    labels = [int(c) for c in np.lexsort((tie, counts)) if deficit[c] > 0]
+    if not labels or n <= 0:
+        return Selection.concat([])
+    if pool.label_embeddings is None and pool.proba is None and not len(indices_labeled):
+        return Selection.concat([])
+    ranked: dict[int, tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = {}
+    for c in labels:
+        s, sig = rare_label_scores(pool, candidates, indices_labeled, c)
+        ranked[c] = (np.argsort(-s, kind="stable"), s, sig)
+    picked: list[int] = []
+    reasons: list[dict[str, Any]] = []
+    scores: list[float] = []
+    cursor = {c: 0 for c in labels}
+    given = {c: 0 for c in labels}
+    before = np.asarray(chosen if chosen is not None else [], dtype=np.int64)
+    active = list(labels)
+    while len(picked) < n and active:
+        for c in list(active):
+            if len(picked) >= n:
+                break
+            order, s, sig = ranked[c]
+            taken = np.asarray(picked + before.tolist(), dtype=np.int64)
+            found = None
+            while cursor[c] < len(order):
+                # look ahead in small windows so near-duplicate checks stay cheap
+                window = order[cursor[c]:cursor[c] + 64]
+                rows = candidates[window]
+                fresh = ~np.isin(rows, taken)
+                got, _ = greedy_distinct(rows[fresh], pool.embeddings, 1, threshold, exclude=indices_labeled,
+                                         chosen=taken)
+                if len(got):
+                    j = int(window[np.flatnonzero(rows == got[0])[0]])
+                    cursor[c] = int(np.flatnonzero(order == j)[0]) + 1
+                    found = j
+                    break
+                cursor[c] += len(window)
+            if found is None:
+                active.remove(c)
+                continue
+            name = pool.classes[c]
+            info = {k: round(float(v[found]), 4) for k, v in sig.items()}
+            picked.append(int(candidates[found]))
+            scores.append(float(s[found]))
+            reasons.append({"component": "rare", "label": name, "labeled": int(counts[c]), "target": rare_target,
+                            **info, "summary": f"rare label '{name}' ({counts[c]}/{rare_target} labeled)"
+                            + (f", description match {info['similarity']:.2f}" if "similarity" in info else "")
+                            + (f", p={info['p']:.2f}" if "p" in info else "")})
+            given[c] += 1
+            if given[c] >= deficit[c]:
+                active.remove(c)
+    return Selection(np.asarray(picked, dtype=np.int64), np.asarray(scores), reasons)
+
+
+class RareClassSearch(QueryStrategy):
+    """The whole batch goes to the labels with the fewest annotations.
+
+    Usage::
+
+        sel = RareClassSearch(rare_target=20).query(pool, unlabeled, labeled, n=50)
+    """
+
+    name = "rare"
+
+    def __init__(self, rare_target: int = 20, near_duplicate_threshold: float = 0.95, *,
+                 random_state: int | None = 0) -> None:
+        super().__init__(random_state=random_state)
+        self.rare_target = rare_target
+        self.near_duplicate_threshold = near_duplicate_threshold
+
+    def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
+               rng: np.random.Generator) -> Selection:
+        sel = rare_selection(pool, indices_unlabeled, indices_labeled, n, rare_target=self.rare_target,
+                             threshold=self.near_duplicate_threshold, keep_going=True, rng=rng)
+        if len(sel) < n:  # labels ran out of distinct candidates: the rest at random
+            noise = rng.random(len(indices_unlabeled))
+            sel = fill_up(sel, indices_unlabeled, noise, n, {"component": "random",
+                                                             "summary": "filler: no more rare-label candidates"})
+        return sel

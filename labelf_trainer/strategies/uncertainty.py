@@ -1,0 +1,135 @@
+"""Uncertainty sampling: least confidence, margin (breaking ties) and entropy.
+
+The scores come from modAL's own measures (``modAL.uncertainty.classifier_uncertainty``, ``classifier_margin``,
+``classifier_entropy``), which want a fitted classifier: :class:`_FixedProba` is a tiny estimator whose
+``predict_proba(rows)`` looks rows up in the pool's precomputed probabilities, so no text is re-scored and labeled
+rows are never read. Selection is our :func:`~.base.argselect` (seeded tie-breaking) rather than modAL's
+``shuffled_argmax``, which draws from NumPy's global random state.
+
+Every measure is turned into an uncertainty in [0, 1] (higher = pick first): ``1 - max p`` (least confidence),
+``1 - (p1 - p2)`` (margin), ``H(p) / log C`` (entropy). Multi-label models score each label independently, so each
+label is a binary problem ``[1 - p, p]`` scored by the same modAL measure; a text's uncertainty is that of its most
+uncertain label (entropy: the mean over labels), and the reason names that label.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_uncertainty
+from sklearn.base import BaseEstimator
+
+from ..exceptions import StrategyError
+from .base import Pool, QueryStrategy, Selection, argselect
+
+__all__ = ["Measure", "uncertainty_scores", "UncertaintySampling", "LeastConfidence", "MarginSampling",
+           "EntropySampling"]
+
+Measure = Literal["least_confidence", "margin", "entropy"]
+_MODAL = {"least_confidence": classifier_uncertainty, "margin": classifier_margin, "entropy": classifier_entropy}
+
+
+class _FixedProba(BaseEstimator):
+    """A 'classifier' for modAL: ``predict_proba(rows)`` returns precomputed probabilities of those rows."""
+
+    def __init__(self, proba: np.ndarray) -> None:
+        self.proba = proba
+
+    def fit(self, X: Any = None, y: Any = None) -> "_FixedProba":
+        return self
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        return self.proba[np.asarray(rows, dtype=np.int64)]
+
+
+def _modal_uncertainty(proba: np.ndarray, measure: Measure) -> np.ndarray:
+    rows = np.arange(proba.shape[0])
+    raw = np.asarray(_MODAL[measure](_FixedProba(proba), rows), dtype=np.float64)
+    if measure == "margin":
+        return 1.0 - raw
+    if measure == "entropy":
+        return raw / np.log(max(proba.shape[1], 2))
+    return raw
+
+
+def uncertainty_scores(proba: np.ndarray, measure: Measure = "margin",
+                       multi_label: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(uncertainty in [0, 1] per row, the class each row is most unsure about) for a probability matrix."""
+    if measure not in _MODAL:
+        raise StrategyError(f"unknown uncertainty measure {measure!r}; use one of {', '.join(_MODAL)}")
+    proba = np.clip(np.asarray(proba, dtype=np.float64), 0.0, 1.0)
+    if proba.shape[0] == 0:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    if not multi_label:
+        return np.clip(_modal_uncertainty(proba, measure), 0.0, 1.0), proba.argmax(axis=1)
+    per_label = np.stack([_modal_uncertainty(np.stack([1.0 - proba[:, c], proba[:, c]], axis=1), measure)
+                          for c in range(proba.shape[1])], axis=1)
+    worst = per_label.argmax(axis=1)
+    score = per_label.mean(axis=1) if measure == "entropy" else per_label.max(axis=1)
+    return np.clip(score, 0.0, 1.0), worst
+
+
+def describe_uncertainty(proba_row: np.ndarray, classes: list[str], unsure: int, score: float,
+                         multi_label: bool) -> dict[str, Any]:
+    """A reason dict for one uncertain pick."""
+    if multi_label:
+        lab = classes[unsure]
+        return {"uncertainty": round(score, 4), "label": lab, "p": round(float(proba_row[unsure]), 4),
+                "summary": f"unsure about '{lab}' (p={proba_row[unsure]:.2f})"}
+    top = np.argsort(-proba_row, kind="stable")[:2]
+    a, b = classes[top[0]], classes[top[1]] if len(top) > 1 else ""
+    return {"uncertainty": round(score, 4), "top2": [a, b],
+            "summary": f"unsure: {a} {proba_row[top[0]]:.2f} vs {b} {proba_row[top[-1]]:.2f}"}
+
+
+class UncertaintySampling(QueryStrategy):
+    """Pick the rows the current model is least sure about.
+
+    Usage::
+
+        sel = UncertaintySampling(measure="margin").query(pool, unlabeled, labeled, n=50)
+    """
+
+    name = "uncertainty"
+
+    def __init__(self, measure: Measure = "margin", *, random_state: int | None = 0) -> None:
+        super().__init__(random_state=random_state)
+        self.measure = measure
+
+    def score(self, pool: Pool, indices_unlabeled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Uncertainty of each unlabeled row (aligned with ``indices_unlabeled``) and its most unsure class."""
+        if pool.proba is None:
+            raise StrategyError("uncertainty sampling needs the model's probabilities (no model in the pool)")
+        return uncertainty_scores(pool.proba[indices_unlabeled], self.measure, pool.multi_label)
+
+    def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
+               rng: np.random.Generator) -> Selection:
+        scores, unsure = self.score(pool, indices_unlabeled)
+        top = argselect(scores, n, rng=rng)
+        assert pool.proba is not None
+        reasons = [{"component": "uncertainty", "measure": self.measure,
+                    **describe_uncertainty(pool.proba[indices_unlabeled[j]], pool.classes, int(unsure[j]),
+                                           float(scores[j]), pool.multi_label)} for j in top]
+        return Selection(indices_unlabeled[top], scores[top], reasons)
+
+
+class LeastConfidence(UncertaintySampling):
+    """Uncertainty sampling by ``1 - max p``."""
+
+    def __init__(self, *, random_state: int | None = 0) -> None:
+        super().__init__("least_confidence", random_state=random_state)
+
+
+class MarginSampling(UncertaintySampling):
+    """Uncertainty sampling by the gap between the two best classes (breaking ties)."""
+
+    def __init__(self, *, random_state: int | None = 0) -> None:
+        super().__init__("margin", random_state=random_state)
+
+
+class EntropySampling(UncertaintySampling):
+    """Uncertainty sampling by the entropy of the predicted distribution."""
+
+    def __init__(self, *, random_state: int | None = 0) -> None:
+        super().__init__("entropy", random_state=random_state)
