@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
+
+try:  # typer >= 0.20 vendors its own click
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover - older typer on real click
+    from click import exceptions as click_exc
 
 from ..exceptions import LabelfError
 from . import models, predict, project
+from . import train as train_cmd
 from ._utils import err, make_app
 
 app = make_app("labelf-trainer: active-learning labeling and training for text classification.")
@@ -17,6 +22,8 @@ app.command("init")(project.init)
 app.command("import")(project.import_)
 app.command("status")(project.status)
 app.command("predict")(predict.predict)
+app.command("train")(train_cmd.train)
+app.command("evaluate")(train_cmd.evaluate)
 app.add_typer(models.app, name="models")
 
 
@@ -29,12 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     except LabelfError as e:
         err.print(f"error: {e}", highlight=False, markup=False)
         return 1
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return e.exit_code
-    except click.ClickException as e:
-        e.show()
+    except click_exc.UsageError as e:
+        hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+        err.print(f"error: {e.format_message()}{hint}", highlight=False, markup=False)
         return e.exit_code
-    except (click.Abort, KeyboardInterrupt):
+    except click_exc.ClickException as e:
+        err.print(f"error: {e.format_message()}", highlight=False, markup=False)
+        return e.exit_code
+    except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted: nothing was half-written", highlight=False, markup=False)
         return 130
     except OSError as e:  # disk full, permission denied...: say which file

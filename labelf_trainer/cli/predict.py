@@ -60,9 +60,9 @@ def predict(
         with progress_bar(len(batch_texts), "Classifying", enabled=len(batch_texts) > BATCH) as advance:
             for start in range(0, len(batch_texts), BATCH):
                 chunk = batch_texts[start:start + BATCH]
-                ranked = rank(clf.predict_proba(chunk), rec.labels, max_predictions=max_predictions,
-                              label_filter=label_filter)
-                full = rank(clf.predict_proba(chunk), rec.labels, max_predictions=1) if label_filter else ranked
+                proba = clf.predict_proba(chunk)
+                ranked = rank(proba, rec.labels, max_predictions=max_predictions, label_filter=label_filter)
+                full = rank(proba, rec.labels, max_predictions=1) if label_filter else ranked
                 for j, (text, preds, lang) in enumerate(zip(chunk, ranked, detect_languages(chunk))):
                     top = full[j][0]["confidence"]
                     records.append({"id": ids[start + j], "text": text, "predictions": preds, "text_language": lang,

@@ -1,0 +1,114 @@
+"""The `labelf` command end to end, in subprocesses, as a user runs it: real SQLite workspace, real model files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def cli_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An initialised project directory (static encoder) shared by the read-only CLI tests below."""
+    import yaml
+
+    from conftest import TELECOM_LABELS, TELECOM_ROWS, write_csv
+
+    d = tmp_path_factory.mktemp("cli")
+    write_csv(d / "msgs.csv", TELECOM_ROWS)
+    cfg = {"project": "cli-demo", "encoder": "static", "workspace": "ws", "labels": TELECOM_LABELS,
+           "data": [{"path": "msgs.csv", "id_column": "id", "label_column": "label"}]}
+    (d / "labelf.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    r = run_cli("init", "labelf.yaml", cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "1"  # the zero-shot model id, for scripts
+    assert "12 new" in r.stderr
+    return d
+
+
+def error_line(r) -> str:
+    """The CLI's contract for bad input: exit 1 and exactly one line on stderr, no traceback."""
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_init_is_idempotent_and_status_reports(cli_project: Path) -> None:
+    r = run_cli("init", "labelf.yaml", cwd=cli_project)
+    assert r.returncode == 0, r.stderr
+    assert "0 new, 12 already in the pool" in r.stderr
+    assert "unchanged" in r.stderr
+    st = run_cli("status", "--format", "json", cwd=cli_project)
+    assert st.returncode == 0, st.stderr
+    summary = json.loads(st.stdout)
+    assert summary["texts"] == 12 and summary["active_model_id"] == 1 and summary["models"] == 1
+
+
+def test_models_show_has_the_labelf_model_shape(cli_project: Path) -> None:
+    r = run_cli("models", "show", "1", cwd=cli_project)
+    assert r.returncode == 0, r.stderr
+    model = json.loads(r.stdout)
+    assert model["id"] == 1 and model["type"] == "zero-shot"
+    assert model["labels"] == ["Billing", "Technical Issue", "Cancellation"]
+    assert model["status"] == "deployed"
+
+
+def test_predict_ranks_all_labels_and_writes_a_file(cli_project: Path) -> None:
+    r = run_cli("predict", "1", "I want to cancel my contract", "--format", "json", cwd=cli_project)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)["results"][0]
+    confs = [p["confidence"] for p in res["predictions"]]
+    assert len(confs) == 3 and confs == sorted(confs, reverse=True)
+    assert abs(sum(confs) - 1.0) < 1e-3
+    assert res["band"] in {"auto", "review", "human"}
+
+    (cli_project / "in.csv").write_text("text\nMy bill is wrong\nRouter broken again\n", encoding="utf-8")
+    out = cli_project / "preds.jsonl"
+    r = run_cli("predict", "1", "--input", "in.csv", "--output", str(out), "--max-predictions", "2", cwd=cli_project)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [row["text"] for row in rows] == ["My bill is wrong", "Router broken again"]
+    assert all(len(row["predictions"]) == 2 for row in rows)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["predict", "1", "   "], "texts[0]: text is empty"),
+    (["predict", "1", "x" * 10_001], "10,001 characters"),
+    (["predict", "99", "hello"], "99"),
+    (["predict", "1", "hi", "--label-filter", "Nope"], "Nope"),
+    (["predict", "1@7", "hi"], "version 7"),
+    (["models", "show", "abc"], "abc"),
+])
+def test_bad_input_is_one_clear_line(cli_project: Path, args: list[str], needle: str) -> None:
+    assert needle in error_line(run_cli(*args, cwd=cli_project))
+
+
+def test_non_utf8_input_names_the_byte_offset(cli_project: Path) -> None:
+    (cli_project / "latin1.csv").write_bytes("text\nK\u00f6p abonnemang\n".encode("latin-1"))
+    line = error_line(run_cli("predict", "1", "--input", "latin1.csv", cwd=cli_project))
+    assert "latin1.csv" in line and "UTF-8" in line and "byte" in line
+
+
+def test_config_errors_name_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("project: x\nlabels:\n  - name: A\n  - name: B\nthresholds:\n  auto: 2\n", encoding="utf-8")
+    line = error_line(run_cli("init", str(bad), cwd=tmp_path))
+    assert "bad.yaml" in line and "thresholds.auto" in line
+
+
+def test_commands_without_a_project_say_how_to_make_one(tmp_path: Path) -> None:
+    line = error_line(run_cli("status", cwd=tmp_path, env={"LABELF_CONFIG": ""}))
+    assert "labelf init" in line or "config" in line
+
+
+def test_usage_errors_are_one_line_too(cli_project: Path) -> None:
+    r = run_cli("models", "show", "1", "--no-such-flag", cwd=cli_project)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "--no-such-flag" in lines[0] and "--help" in lines[0]
