@@ -46,7 +46,9 @@ class Embedder:
         return np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)
 
     def _encode_missing(self, todo: dict[str, str], description: str) -> dict[str, np.ndarray]:
-        keys, pending = list(todo), list(todo.values())
+        # longest first, like sentence-transformers: batches of similar length waste little time on padding
+        keys = sorted(todo, key=lambda k: -len(todo[k]))
+        pending = [todo[k] for k in keys]
         bs = self.encoder.batch_size
         out: dict[str, np.ndarray] = {}
         show = self.progress and len(pending) >= self.progress_min

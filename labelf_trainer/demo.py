@@ -1,0 +1,222 @@
+"""The end-to-end demo: the whole loop on the bundled Nordtel example, run as a user runs it.
+
+init -> predict (zero-shot) -> rounds of suggest -> label (the example's gold labels stand in for annotators) -> train
+-> evaluate (HTML report) -> keys + serve -> one HTTP request -> stop. Every step is a real `labelf` command in a
+subprocess, printed before it runs. Usage: ``python -m labelf_trainer.demo [--rounds 3] [--n 40]``
+(``bash scripts/demo.sh`` sets up the environment first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE_CONFIG = REPO / "configs" / "telecom.yaml"
+EXAMPLE = REPO / "examples" / "telecom" / "messages.csv"
+console = Console(highlight=False)
+OUT = REPO / ".labelf" / "demo"  # set by main(): the demo's own folder (config copy, workspace, batches, report)
+CONFIG = OUT / "labelf.yaml"
+
+
+class DemoError(RuntimeError):
+    """A demo step failed; the message says which command."""
+
+
+def labelf(*args: str, capture: bool = True) -> str:
+    """Run one `labelf` command (printed first); stderr passes through, stdout is returned and printed."""
+    console.print(f"\n[bold cyan]$ labelf {' '.join(_quote(a) for a in args)}[/]")
+    env = {**os.environ, "LABELF_CONFIG": str(CONFIG)}
+    proc = subprocess.run([sys.executable, "-m", "labelf_trainer.cli.main", *args], cwd=OUT, env=env, text=True,
+                          stdout=subprocess.PIPE if capture else None)
+    if proc.returncode != 0:
+        raise DemoError(f"`labelf {' '.join(args)}` failed with exit code {proc.returncode}")
+    if capture and proc.stdout:
+        sys.stdout.write(proc.stdout)
+        sys.stdout.flush()
+    return proc.stdout or ""
+
+
+def _quote(a: str) -> str:
+    return f'"{a}"' if (" " in a or not a) else a
+
+
+def write_config() -> Path:
+    """configs/telecom.yaml with the workspace moved into the demo folder (so the demo never touches yours)."""
+    cfg = yaml.safe_load(SOURCE_CONFIG.read_text(encoding="utf-8"))
+    cfg["workspace"] = str(OUT / "workspace")
+    for src in cfg["data"]:
+        src["path"] = str((SOURCE_CONFIG.parent / src["path"]).resolve())
+    CONFIG.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return CONFIG
+
+
+def gold_labels() -> dict[str, str]:
+    with EXAMPLE.open(encoding="utf-8", newline="") as fh:
+        return {row["id"]: row["label"] for row in csv.DictReader(fh)}
+
+
+def annotate(batch: Path, labeled: Path, gold: dict[str, str]) -> int:
+    """The simulated annotator: fill in the gold label for every suggested text."""
+    with batch.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with labeled.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "label"])
+        for row in rows:
+            w.writerow([row["id"], gold[row["id"]]])
+    return len(rows)
+
+
+def write_unlabeled(path: Path, gold: dict[str, str], labeled_ids: set[str]) -> int:
+    """The texts no annotator has seen, with their gold labels: an honest test set for every model."""
+    with EXAMPLE.open(encoding="utf-8", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["id"] not in labeled_ids]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "text", "label"])
+        for r in rows:
+            w.writerow([r["id"], r["text"], r["label"]])
+    return len(rows)
+
+
+def labeled_ids(batches: list[Path]) -> set[str]:
+    ids: set[str] = set()
+    for b in batches:
+        with b.open(encoding="utf-8", newline="") as fh:
+            ids.update(row["id"] for row in csv.DictReader(fh))
+    return ids
+
+
+def accuracy(model: str, test_file: Path) -> float:
+    """`labelf evaluate MODEL --data FILE --format json` -> accuracy."""
+    out = labelf("evaluate", model, "--data", str(test_file), "--format", "json", "--quiet")
+    return float(json.loads(out)["accuracy"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_json(url: str, body: dict | None = None, key: str | None = None, timeout: float = 60) -> dict:
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json",
+                                          **({"Authorization": f"Bearer {key}"} if key else {})})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def serve_and_ask(model_id: int, key: str) -> dict:
+    """Start `labelf serve` on a free port, wait for /health, send one inference request, stop the server."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "labelf_trainer.cli.main", "serve", "--port", str(port), "--log-level", "warning"]
+    console.print(f"\n[bold cyan]$ labelf serve --port {port} --log-level warning &[/]")
+    env = {**os.environ, "LABELF_CONFIG": str(CONFIG)}
+    server = subprocess.Popen(cmd, cwd=OUT, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                raise DemoError(f"`labelf serve` exited with code {server.returncode}")
+            try:
+                http_json(f"{base}/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise DemoError("`labelf serve` did not answer /health within 120 s") from None
+                time.sleep(0.5)
+        body = {"texts": ["Hi, I was charged twice on my last invoice", "Mitt bredband har inte fungerat sedan i går"],
+                "max_predictions": 3}
+        console.print(f"\n[bold cyan]$ curl -H 'Authorization: Bearer ...' -d '{json.dumps(body, ensure_ascii=False)}' "
+                      f"{base}/v2/models/{model_id}/inference[/]")
+        answer = http_json(f"{base}/v2/models/{model_id}/inference", body, key)
+        console.print_json(data=answer)
+        return answer
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    global OUT, CONFIG
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3, help="active-learning rounds (default 3)")
+    ap.add_argument("--n", type=int, default=40, help="texts suggested per round (default 40)")
+    ap.add_argument("--dir", type=Path, default=OUT, help=f"demo folder, emptied first (default {OUT})")
+    args = ap.parse_args(argv)
+    OUT, CONFIG = args.dir.resolve(), args.dir.resolve() / "labelf.yaml"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    t0 = time.monotonic()
+    if OUT.exists() and any(OUT.iterdir()) and not CONFIG.exists():
+        console.print(f"[red]{OUT} is not empty and not an earlier demo folder: choose another --dir[/]")
+        return 2
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    write_config()
+    gold = gold_labels()
+    try:
+        console.rule("1. Describe the labels: a zero-shot model works at once")
+        zs_id = labelf("init", str(CONFIG)).strip()
+        labelf("predict", zs_id, "My invoice is twice what it should be", "The internet has been down since Monday",
+               "I am moving abroad, please end my contract", "--max-predictions", "2")
+        batches: list[Path] = []
+        model_ref = zs_id
+        for r in range(1, args.rounds + 1):
+            console.rule(f"2.{r} Suggest -> label -> train (round {r} of {args.rounds})")
+            batch = OUT / f"round{r}.csv"
+            labelf("suggest", "--n", str(args.n), "--seed", str(r), "--output", str(batch))
+            done = OUT / f"round{r}-labeled.csv"
+            console.print(f"[dim](the simulated annotator labels {annotate(batch, done, gold)} texts with the "
+                          "example's gold labels)[/]")
+            labelf("label", str(done), "--annotator", "demo-gold")
+            batches.append(batch)
+            out = labelf("train", "--deploy", "--quiet", "--format", "json")
+            model_ref = str(json.loads(out)["model_id"])
+        console.rule("3. Evaluate on the texts nobody labeled")
+        test = OUT / "unlabeled-gold.csv"
+        n_test = write_unlabeled(test, gold, labeled_ids(batches))
+        zs_acc = accuracy(zs_id, test)
+        trained_acc = accuracy(model_ref, test)
+        labelf("evaluate", model_ref, "--data", str(test), "--report", str(OUT / "report"))
+        console.rule("4. Serve the model and answer a request")
+        key = labelf("keys", "create", "demo").strip().splitlines()[-1]
+        answer = serve_and_ask(int(model_ref), key)
+        top = answer["predictions"][0]
+        console.rule("Summary")
+        console.print(f"labels given: {len(labeled_ids(batches))} of {len(gold)} texts, in {args.rounds} rounds")
+        console.print(f"accuracy on the {n_test} texts nobody labeled: zero-shot {zs_acc:.1%} -> "
+                      f"trained model {model_ref} {trained_acc:.1%}")
+        console.print(f"served answer: {top}")
+        console.print(f"HTML report: {OUT / 'report' / 'index.html'}")
+        console.print(f"done in {time.monotonic() - t0:.0f} s; everything is in {OUT}")
+        return 0
+    except DemoError as e:
+        console.print(f"[red]demo failed: {e}[/]")
+        return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
