@@ -35,15 +35,15 @@ class DemoError(RuntimeError):
     """A demo step failed; the message says which command."""
 
 
-def labelf(*args: str, capture: bool = True) -> str:
-    """Run one `labelf` command (printed first); stderr passes through, stdout is returned and printed."""
+def labelf(*args: str, capture: bool = True, echo: bool = True) -> str:
+    """Run one `labelf` command (printed first); stderr passes through, stdout is returned (and printed if echo)."""
     console.print(f"\n[bold cyan]$ labelf {' '.join(_quote(a) for a in args)}[/]")
     env = {**os.environ, "LABELF_CONFIG": str(CONFIG)}
     proc = subprocess.run([sys.executable, "-m", "labelf_trainer.cli.main", *args], cwd=OUT, env=env, text=True,
                           stdout=subprocess.PIPE if capture else None)
     if proc.returncode != 0:
         raise DemoError(f"`labelf {' '.join(args)}` failed with exit code {proc.returncode}")
-    if capture and proc.stdout:
+    if capture and echo and proc.stdout:
         sys.stdout.write(proc.stdout)
         sys.stdout.flush()
     return proc.stdout or ""
@@ -102,8 +102,8 @@ def labeled_ids(batches: list[Path]) -> set[str]:
 
 def accuracy(model: str, test_file: Path) -> float:
     """`labelf evaluate MODEL --data FILE --format json` -> accuracy."""
-    out = labelf("evaluate", model, "--data", str(test_file), "--format", "json", "--quiet")
-    return float(json.loads(out)["accuracy"])
+    out = labelf("evaluate", model, "--data", str(test_file), "--format", "json", echo=False)
+    return float(json.loads(out)["metrics"]["accuracy"])
 
 
 def free_port() -> int:
@@ -140,7 +140,7 @@ def serve_and_ask(model_id: int, key: str) -> dict:
                 if time.monotonic() > deadline:
                     raise DemoError("`labelf serve` did not answer /health within 120 s") from None
                 time.sleep(0.5)
-        body = {"texts": ["Hi, I was charged twice on my last invoice", "Mitt bredband har inte fungerat sedan i går"],
+        body = {"texts": ["Hi, I was charged twice on my last invoice", "The broadband has been dead since yesterday"],
                 "max_predictions": 3}
         console.print(f"\n[bold cyan]$ curl -H 'Authorization: Bearer ...' -d '{json.dumps(body, ensure_ascii=False)}' "
                       f"{base}/v2/models/{model_id}/inference[/]")
@@ -190,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
                           "example's gold labels)[/]")
             labelf("label", str(done), "--annotator", "demo-gold")
             batches.append(batch)
-            out = labelf("train", "--deploy", "--quiet", "--format", "json")
-            model_ref = str(json.loads(out)["model_id"])
+            res = json.loads(labelf("train", "--deploy", "--quiet", "--format", "json", echo=False))
+            model_ref = str(res["model_id"])
+            console.print(f"model {model_ref} v{res['version']}: accuracy {res['metrics']['accuracy']:.1%} "
+                          f"({res['metrics']['evaluation']['description']})")
         console.rule("3. Evaluate on the texts nobody labeled")
         test = OUT / "unlabeled-gold.csv"
         n_test = write_unlabeled(test, gold, labeled_ids(batches))
