@@ -263,3 +263,62 @@ class Workspace:
 
     def count_annotations(self) -> int:
         return self.query("SELECT COUNT(*) AS n FROM annotations WHERE status = 'active'")[0]["n"]
+
+    # -- suggestion batches (the sampler's) ------------------------------------------------------------------
+    def create_batch(self, strategy: str, rows: Iterable[dict[str, Any]], *, model_id: int | None = None,
+                     model_version: int | None = None, seed: int | None = None,
+                     params: dict[str, Any] | None = None) -> int:
+        """Record a suggestion batch and its items (status 'pending') in one transaction; returns the batch id.
+
+        Each row: ``item_id``, ``rank``, and optionally ``score``, ``predicted``, ``confidence``, ``reason`` (dict).
+        """
+        rows = list(rows)
+        with self.transaction() as c:
+            cur = c.execute("INSERT INTO batches(created_at, strategy, model_id, model_version, seed, params) "
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            (utcnow(), strategy, model_id, model_version, seed, json.dumps(params or {})))
+            batch_id = int(cur.lastrowid)
+            c.executemany(
+                "INSERT INTO batch_items(batch_id, item_id, rank, score, predicted, confidence, reason) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(batch_id, r["item_id"], int(r["rank"]), r.get("score"), r.get("predicted"), r.get("confidence"),
+                  json.dumps(r.get("reason") or {}, ensure_ascii=False)) for r in rows])
+        return batch_id
+
+    def batches(self) -> list[dict[str, Any]]:
+        """Every batch (oldest first) with its item counts per status."""
+        rows = self.query(
+            "SELECT b.*, SUM(bi.status = 'pending') AS pending, SUM(bi.status = 'labeled') AS labeled, "
+            "SUM(bi.status = 'expired') AS expired, COUNT(bi.item_id) AS size FROM batches b "
+            "LEFT JOIN batch_items bi ON bi.batch_id = b.id GROUP BY b.id ORDER BY b.id")
+        return [{**dict(r), "params": json.loads(r["params"]), "pending": r["pending"] or 0,
+                 "labeled": r["labeled"] or 0, "expired": r["expired"] or 0} for r in rows]
+
+    def batch(self, batch_id: int) -> dict[str, Any]:
+        """One batch's record (see :meth:`batches`); :class:`StoreError` if there is no such batch."""
+        for b in self.batches():
+            if b["id"] == batch_id:
+                return b
+        raise StoreError(f"no suggestion batch {batch_id} in this workspace")
+
+    def batch_items(self, batch_id: int) -> list[dict[str, Any]]:
+        """The items of a batch in rank order, with their text, score, prediction, reason and status."""
+        self.batch(batch_id)
+        rows = self.query("SELECT bi.*, i.text FROM batch_items bi JOIN items i ON i.id = bi.item_id "
+                          "WHERE bi.batch_id = ? ORDER BY bi.rank", (batch_id,))
+        return [{**dict(r), "reason": json.loads(r["reason"]) if r["reason"] else {}} for r in rows]
+
+    def pending_item_ids(self) -> set[str]:
+        """Items suggested in a batch and not yet labeled or expired (never suggested again meanwhile)."""
+        return {r["item_id"] for r in self.query("SELECT DISTINCT item_id FROM batch_items WHERE status = 'pending'")}
+
+    def expire_pending(self, older_than_days: float, now: datetime | None = None) -> int:
+        """Mark pending suggestions of batches older than ``older_than_days`` as expired; returns how many."""
+        from datetime import timedelta
+
+        cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=older_than_days)).replace(microsecond=0)
+        stamp = cutoff.isoformat().replace("+00:00", "Z")
+        with self.transaction() as c:
+            cur = c.execute("UPDATE batch_items SET status = 'expired' WHERE status = 'pending' AND batch_id IN "
+                            "(SELECT id FROM batches WHERE created_at < ?)", (stamp,))
+            return int(cur.rowcount)

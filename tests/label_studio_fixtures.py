@@ -8,18 +8,24 @@ there (so it is our server, not one that was already on the port), and stops it 
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from conftest import TELECOM_ROWS
+
+from labelf_trainer.project import Project
 
 REPO = Path(__file__).resolve().parents[1]
 LS_ROOT = REPO / ".labelstudio"
@@ -29,6 +35,7 @@ TOKEN = "labelf-test-token-0123456789abcdef"
 USERNAME = "admin@labelf.test"
 PASSWORD = "labelf-test-password"
 START_TIMEOUT_S = 120.0
+MOVED_PORT = re.compile(r"Trying to start at (\d+)")
 
 
 def free_port() -> int:
@@ -38,11 +45,13 @@ def free_port() -> int:
 
 
 def ls_env(data_dir: Path) -> dict[str, str]:
-    """The environment Label Studio runs with: no SSRF guard (webhooks and ML backends on 127.0.0.1), no phoning home."""
+    """The environment Label Studio runs with: no SSRF guard and local ML backends allowed (webhooks and our ML
+    backend live on 127.0.0.1), no phoning home."""
     env = dict(os.environ)
     env.update({
         "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
         "LABEL_STUDIO_SSRF_PROTECTION_ENABLED": "false",
+        "ML_BLOCK_LOCAL_IP": "false",
         "LABEL_STUDIO_LATEST_VERSION_CHECK": "false",
         "SENTRY_DSN": "",
         "FRONTEND_SENTRY_DSN": "",
@@ -73,6 +82,7 @@ class LabelStudioServer:
     username: str = USERNAME
     password: str = PASSWORD
     start_seconds: float = 0.0
+    _log_offset: int = 0
 
     def __post_init__(self) -> None:
         self.log_path = self.data_dir.parent / "label-studio.log"
@@ -85,6 +95,7 @@ class LabelStudioServer:
         t0 = time.monotonic()
         for _attempt in range(3):
             self.port = free_port()
+            self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
             log = self.log_path.open("ab")
             self.proc = subprocess.Popen(
                 [str(LS_BIN), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(self.port),
@@ -105,6 +116,9 @@ class LabelStudioServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
+            moved = MOVED_PORT.findall(self._log_since_start())
+            if moved:  # our port got taken before Label Studio bound it: it moved on by itself
+                self.port = int(moved[-1])
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
                     # the token must work here: proves the server on this port is ours
@@ -135,6 +149,14 @@ class LabelStudioServer:
                 self.proc.wait(timeout=10)
         self.proc = None
 
+    def _log_since_start(self) -> str:
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(self._log_offset)
+                return fh.read().decode(errors="replace")
+        except OSError:
+            return ""
+
     def log_tail(self, n: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
@@ -142,17 +164,104 @@ class LabelStudioServer:
             return ""
 
 
+_SERVER: LabelStudioServer | None = None
+
+
+def shared_server(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> LabelStudioServer:
+    """The session's one server, whichever test module asks first; stopped when the session ends."""
+    global _SERVER
+    if _SERVER is None:
+        ensure_installed()
+        root = tmp_path_factory.mktemp("labelstudio")
+        data_dir = root / "data"
+        data_dir.mkdir()
+        shutil.copy2(TEMPLATE_DB, data_dir / "label_studio.sqlite3")
+        server = LabelStudioServer(data_dir=data_dir)
+        server.start()
+        config.add_cleanup(server.stop)
+        _SERVER = server
+    return _SERVER
+
+
 @pytest.fixture(scope="session")
-def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioServer]:
-    """A real Label Studio server on 127.0.0.1 for the whole session (SQLite copied from the template)."""
-    ensure_installed()
-    root = tmp_path_factory.mktemp("labelstudio")
-    data_dir = root / "data"
-    data_dir.mkdir()
-    shutil.copy2(TEMPLATE_DB, data_dir / "label_studio.sqlite3")
-    server = LabelStudioServer(data_dir=data_dir)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def label_studio(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LabelStudioServer:
+    """A real Label Studio server on 127.0.0.1, one for the whole session (SQLite copied from the template)."""
+    return shared_server(request.config, tmp_path_factory)
+
+
+TOKEN_ENV = "LABELF_TEST_LS_TOKEN"
+_titles = itertools.count(1)
+
+
+@pytest.fixture
+def ls_config(label_studio: LabelStudioServer, make_config: Callable[..., Path],
+              monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Write a project config pointing at the session's server, with its own Label Studio project title."""
+    monkeypatch.setenv(TOKEN_ENV, label_studio.token)
+
+    def _make(*, label_studio_extra: dict[str, Any] | None = None, **kw: Any) -> Path:
+        title = f"labelf-test-{os.getpid()}-{next(_titles)}"
+        ls = {"url": label_studio.url, "token_env": TOKEN_ENV, "project_title": title, **(label_studio_extra or {})}
+        return make_config(label_studio=ls, **kw)
+
+    return _make
+
+
+def sdk_client(server: LabelStudioServer) -> Any:
+    """A label-studio-sdk client as an annotator's tool would use it (the admin's token)."""
+    from label_studio_sdk import LabelStudio
+
+    return LabelStudio(base_url=server.url, api_key=server.token)
+
+
+def annotator_ids(server: LabelStudioServer, n: int = 3) -> list[int]:
+    """User ids of ``n`` annotators (the admin first, then users created once per server)."""
+    client = sdk_client(server)
+    users = {u.email: u.id for u in client.users.list()}
+    ids = [users[server.username]]
+    for i in range(1, n):
+        email = f"annotator{i}@labelf.test"
+        if email not in users:
+            users[email] = client.users.create(username=f"annotator{i}", email=email,
+                                               password="annotator-password-1").id
+        ids.append(users[email])
+    return ids
+
+
+# -- shared test data: 30 telecom texts, 10 per label ----------------------------------------------------------
+EXTRA_ROWS = [
+    ("b5", "You billed me for a service I never ordered", "Billing"),
+    ("b6", "Can I get an itemised invoice for March?", "Billing"),
+    ("b7", "The late payment fee on my bill is wrong", "Billing"),
+    ("b8", "Please refund the deposit you kept", "Billing"),
+    ("b9", "My monthly price went up without notice", "Billing"),
+    ("b10", "The payment page rejects my card", "Billing"),
+    ("t5", "Wifi is extremely slow in the evenings", "Technical Issue"),
+    ("t6", "Calls drop after ten seconds", "Technical Issue"),
+    ("t7", "The TV box shows error 504", "Technical Issue"),
+    ("t8", "I cannot send text messages since the update", "Technical Issue"),
+    ("t9", "Fibre installation left me without any connection", "Technical Issue"),
+    ("t10", "My modem keeps rebooting by itself", "Technical Issue"),
+    ("c5", "I am moving abroad and need to close my account", "Cancellation"),
+    ("c6", "What is the notice period to quit my contract?", "Cancellation"),
+    ("c7", "Stop my plan, I found a cheaper offer", "Cancellation"),
+    ("c8", "I would like to terminate the broadband contract", "Cancellation"),
+    ("c9", "Please do not renew my subscription", "Cancellation"),
+    ("c10", "End my mobile contract today", "Cancellation"),
+]
+ROWS = TELECOM_ROWS + EXTRA_ROWS  # 30 texts, 10 per label
+GOLD = {i: lab for i, _t, lab in ROWS}
+TEXT = {i: t for i, t, _lab in ROWS}
+
+
+def open_project(config: Path) -> Project:
+    project = Project.open(config, create=True)
+    project.import_sources()
+    project.ensure_zero_shot()
+    return project
+
+
+def annotate(client, task_id: int, label: str | None, user: int, cancelled: bool = False) -> int:
+    result = [] if label is None else [{"from_name": "label", "to_name": "text", "type": "choices",
+                                        "value": {"choices": [label]}}]
+    return client.annotations.create(id=task_id, result=result, completed_by=user, was_cancelled=cancelled).id

@@ -13,8 +13,9 @@ except ImportError:  # pragma: no cover - older typer on real click
     from click import exceptions as click_exc
 
 from ..exceptions import LabelfError
-from . import models, predict, project
+from . import keys, models, predict, project, serve, suggest
 from . import train as train_cmd
+from . import labelstudio as ls_cmd
 from ._utils import err, make_app
 
 app = make_app("labelf-trainer: active-learning labeling and training for text classification.")
@@ -22,9 +23,17 @@ app.command("init")(project.init)
 app.command("import")(project.import_)
 app.command("status")(project.status)
 app.command("predict")(predict.predict)
+app.command("suggest")(suggest.suggest)
+app.command("label")(suggest.label)
 app.command("train")(train_cmd.train)
 app.command("evaluate")(train_cmd.evaluate)
 app.add_typer(models.app, name="models")
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")
+models.app.command("routing")(serve.routing)
+app.command("push")(ls_cmd.push)
+app.command("pull")(ls_cmd.pull)
+app.add_typer(ls_cmd.app, name="labelstudio")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,3 +85,6 @@ def threshold(
     with Project.open(config) as project:
         project.registry.set_threshold(model_id, value)
     info(f"model {model_id} confidence_threshold = {value}")
+
+from .train import compare  # noqa: E402 - `labelf models compare` lives with train/evaluate
+app.command("compare")(compare)

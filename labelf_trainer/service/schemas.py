@@ -256,8 +256,9 @@ class ClassifyRequest(_Request):
         if self.classifier is not None and (self.descriptions or self.examples):
             raise ValueError("descriptions / examples: only used with inline labels, not with a saved classifier")
         if self.labels is not None:
-            if len(set(self.labels)) != len(self.labels) or len(self.labels) < 2:
-                raise ValueError("labels: need at least two distinct labels")
+            dups = sorted({lab for lab in self.labels if self.labels.count(lab) > 1})
+            if dups:
+                raise ValueError(f"labels: duplicate label(s) {', '.join(map(repr, dups))}")
             if any(lab != lab.strip() or not lab.strip() for lab in self.labels):
                 raise ValueError("labels: a label must not be blank or start or end with whitespace")
             for name, given in (("descriptions", self.descriptions), ("examples", self.examples)):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ServiceSettings", "ENV_PREFIX"]
+__all__ = ["ServiceSettings", "ENV_PREFIX", "RUNTIMES"]
 
 ENV_PREFIX = "LABELF_SERVE_"
+RUNTIMES = ("torch", "onnx", "onnx-int8")
 
 
 class ServiceSettings(BaseModel):
@@ -31,6 +33,9 @@ class ServiceSettings(BaseModel):
     zero_shot_cache_size: int = Field(64, ge=1)
     """Inline label sets of ``/v1/classify`` kept as fitted zero-shot models."""
     max_models_per_request: int = Field(32, ge=1)
+    runtime: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    """How served sentence-transformers encoders run: torch (exact), or ONNX Runtime fp32 / int8 (faster; see
+    :mod:`labelf_trainer.service.onnx_runtime`)."""
     routing: bool = True
     """Store low-confidence texts of models with routing on (``labelf models routing ID on``) for labeling."""
 

@@ -33,7 +33,7 @@ def make_strategy(name: str, cfg: SamplerConfig | None = None, *, random_state: 
     if name == "combined":
         return CombinedSampler.from_config(cfg, random_state=random_state)
     if name == "uncertainty":
-        return MarginSampling(random_state=random_state)
+        return MarginSampling(near_duplicate_threshold=cfg.near_duplicate_threshold, random_state=random_state)
     if name == "diversity":
         return Diversity(cfg.near_duplicate_threshold, random_state=random_state)
     if name == "rare":

@@ -154,6 +154,8 @@ def greedy_distinct(order: np.ndarray, embeddings: np.ndarray, n: int, threshold
     """
     kept: list[int] = []
     skipped = 0
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64), 0
     ref = embeddings[exclude] if exclude is not None and len(exclude) else None
     picked = [embeddings[chosen]] if chosen is not None and len(chosen) else []
     picked_mat = np.concatenate(picked) if picked else np.zeros((0, embeddings.shape[1]), dtype=embeddings.dtype)

@@ -9,10 +9,15 @@
    and density is the cosine similarity of a text to the centre of its k-means cluster of the unlabeled pool (how
    representative it is of many unlabeled texts). Rows with a ``priority`` (low-confidence service traffic) get
    ``* (1 + priority)``.
-3. **Diversity**: the best ``n * (1 + 10 * diversity_weight)`` candidates by gain are clustered into as many clusters
+3. **Diversity**: the best ``n * (1 + 10 * diversity_weight)`` candidates by gain (those with at least
+   ``GAIN_FLOOR`` of the mean gain of the ``n`` best) are clustered into as many clusters
    as picks remain, and the batch takes the best of each cluster (diverse mini-batch sampling, Zhdanov 2019),
    skipping near-duplicates of the batch and of labeled texts (cosine >= ``near_duplicate_threshold``).
 4. **Languages**: every language with at least ``language_min_share`` of the pool gets at least one pick.
+
+The defaults (``uncertainty_weight=1``, ``density_weight=0.5``, ``diversity_weight=1``, ``rare_quota=0.3``,
+``rare_target=10``) were tuned on Banking77 learning curves (``benchmarks/active_learning.py``; the variants tried
+are listed in ``benchmarks/README.md``).
 
 With no labels yet (or no model) it runs :class:`ColdStart`: description neighbours for every label (scored with
 the zero-shot model's probabilities too) plus cluster representatives.
@@ -33,6 +38,8 @@ from .uncertainty import Measure, describe_uncertainty, uncertainty_scores
 
 __all__ = ["CombinedSampler", "ColdStart", "RandomSampling", "density_scores", "DENSITY_CLUSTERS"]
 
+#: Candidates for the diversity step need at least this share of the mean gain of the ``n`` best ones.
+GAIN_FLOOR = 0.25
 #: Most clusters used to measure density (fewer for small pools: about sqrt(N)).
 DENSITY_CLUSTERS = 100
 
@@ -48,7 +55,8 @@ def density_scores(X: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
 class ColdStart(QueryStrategy):
     """The first batch, before any label: description neighbours per label plus cluster representatives.
 
-    ``description_share`` of the batch (at most one pick per label per turn) goes to the texts closest to each
+    Every label first gets its best description neighbour (the whole batch, when there are more labels than picks);
+    then, up to ``description_share`` of the batch, labels take further turns. These picks are the texts closest to each
     label's description (and most probable under the zero-shot model); the rest are cluster representatives.
     """
 
@@ -63,8 +71,10 @@ class ColdStart(QueryStrategy):
 
     def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
                rng: np.random.Generator) -> Selection:
-        n_desc = min(len(pool.classes), int(round(n * self.description_share)))
-        desc = rare_selection(pool, indices_unlabeled, indices_labeled, n_desc, rare_target=1,
+        # every label gets a description neighbour (as many as fit in the batch), then up to the share
+        n_desc = min(n, max(len(pool.classes), int(round(n * self.description_share))))
+        per_label = max(1, math.ceil(n_desc / len(pool.classes)))
+        desc = rare_selection(pool, indices_unlabeled, indices_labeled, n_desc, rare_target=per_label,
                               threshold=self.near_duplicate_threshold, keep_going=True, rng=rng)
         for r in desc.reasons:
             r.update(component="description", summary=f"close to the description of '{r['label']}'"
@@ -102,8 +112,8 @@ class CombinedSampler(QueryStrategy):
 
     name = "combined"
 
-    def __init__(self, uncertainty_weight: float = 1.0, density_weight: float = 0.5, diversity_weight: float = 0.5,
-                 rare_quota: float = 0.3, rare_target: int = 20, near_duplicate_threshold: float = 0.95, *,
+    def __init__(self, uncertainty_weight: float = 1.0, density_weight: float = 0.5, diversity_weight: float = 1.0,
+                 rare_quota: float = 0.3, rare_target: int = 10, near_duplicate_threshold: float = 0.95, *,
                  measure: Measure = "margin", language_min_share: float = 0.02,
                  random_state: int | None = 0) -> None:
         super().__init__(random_state=random_state)
@@ -133,7 +143,7 @@ class CombinedSampler(QueryStrategy):
 
     def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
                rng: np.random.Generator) -> Selection:
-        if pool.proba is None or len(indices_labeled) == 0:
+        if pool.proba is None or not any(int(r) in pool.labels for r in indices_labeled):
             cold = ColdStart(max(self.rare_quota, 0.5), self.near_duplicate_threshold,
                              language_min_share=self.language_min_share, random_state=self.random_state)
             return cold._query(pool, indices_unlabeled, indices_labeled, n, rng)
@@ -153,6 +163,11 @@ class CombinedSampler(QueryStrategy):
         # 3. diversity over the most valuable candidates
         m = min(len(cand_pos), rest * (1 + int(round(10 * self.diversity_weight))))
         top = cand_pos[np.argsort(-gain[cand_pos], kind="stable")[:m]]
+        if len(top) > rest:  # diversity trades off only among comparably valuable texts
+            keep = gain[top] >= GAIN_FLOOR * gain[top[:rest]].mean()
+            keep[:rest] = True
+            top = top[keep]
+        m = len(top)
         if rest > 1 and m > rest and self.diversity_weight > 0:
             assign, _ = cluster(pool.embeddings[indices_unlabeled[top]], rest, seed)
             best = np.full(assign.max() + 1, -np.inf)

@@ -5,7 +5,8 @@ candidates (z-score) and summed with equal weight:
 
 * similarity to the label's query vector: the normalized sum of its embedded description (``LabelSpec.prompt``)
   and the mean of its labeled examples' embeddings (whichever exist);
-* the current model's probability for that label.
+* the current model's probability for that label (left out where it is ~constant, e.g. a label the model
+  was trained without).
 
 Labels take turns (fewest annotations first), each getting picks until it would reach ``rare_target``; no text is
 picked twice nor is a near-duplicate of the batch or of a labeled text. When every label has reached the target the
@@ -22,6 +23,11 @@ from ..embeddings import normalize
 from .base import Pool, QueryStrategy, Selection, fill_up, greedy_distinct, label_counts
 
 __all__ = ["RareClassSearch", "rare_label_scores", "rare_selection"]
+
+
+#: The model's probability for a label counts only if it varies at least this much over the candidates: a model
+#: trained without examples of the label gives it ~0 everywhere, and standardizing that would amplify noise.
+MIN_P_SPREAD = 0.05
 
 
 def _z(x: np.ndarray) -> np.ndarray:
@@ -47,7 +53,8 @@ def rare_label_scores(pool: Pool, candidates: np.ndarray, indices_labeled: np.nd
         score += _z(signals["similarity"].astype(np.float64))
     if pool.proba is not None:
         signals["p"] = pool.proba[candidates, label].astype(np.float64)
-        score += _z(signals["p"])
+        if signals["p"].max() - signals["p"].min() >= MIN_P_SPREAD or not parts:
+            score += _z(signals["p"])
     return score, signals
 
 
@@ -121,12 +128,12 @@ class RareClassSearch(QueryStrategy):
 
     Usage::
 
-        sel = RareClassSearch(rare_target=20).query(pool, unlabeled, labeled, n=50)
+        sel = RareClassSearch(rare_target=10).query(pool, unlabeled, labeled, n=50)
     """
 
     name = "rare"
 
-    def __init__(self, rare_target: int = 20, near_duplicate_threshold: float = 0.95, *,
+    def __init__(self, rare_target: int = 10, near_duplicate_threshold: float = 0.95, *,
                  random_state: int | None = 0) -> None:
         super().__init__(random_state=random_state)
         self.rare_target = rare_target

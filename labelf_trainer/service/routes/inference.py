@@ -1,0 +1,161 @@
+"""Inference: one model, several models with per-model settings, several models with one setting.
+
+Endpoints are plain ``def`` (FastAPI runs them in its threadpool): the model work never blocks the event loop.
+Models sharing a frozen encoder share one encoding pass (:mod:`labelf_trainer.service.engine`). Texts below a
+routed model's confidence threshold are stored for labeling after the response is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, BackgroundTasks, Body, Path, Request
+
+from ...exceptions import ModelNotFoundError
+from ...langid import dominant_language
+from ...predict import rank
+from ..deps import ExecutorDep, ManagerDep, MetricsDep, SettingsDep, request_id
+from ..engine import predict_models
+from ..errors import ApiError
+from ..manager import ModelManager, ServedModel
+from ..schemas import (
+    INFERENCE_EXAMPLES,
+    MAX_MODEL_ID,
+    MULTI_INFERENCE_EXAMPLES,
+    MULTI_MODEL_EXAMPLES,
+    InferenceRequest,
+    InferenceResponse,
+    MultiInferenceRequest,
+    MultiInferenceResponse,
+    MultiModelRequest,
+    MultiModelResponse,
+)
+from ..traffic import route_low_confidence
+
+router = APIRouter(tags=["inference"])
+log = logging.getLogger("labelf.service")
+
+ModelIdPath = Annotated[int, Path(ge=0, le=MAX_MODEL_ID, description="The deployed model to run.")]
+_ERRORS = {401: {"description": "Missing, wrong or revoked API key."},
+           404: {"description": "Unknown or undeployed model."},
+           422: {"description": "Invalid input; `detail` names the field."}}
+
+
+def _check_filter(served: ServedModel, label_filter: Sequence[str] | None, field: str) -> None:
+    if label_filter is None:
+        return
+    known = set(served.labels)
+    unknown = [lab for lab in dict.fromkeys(label_filter) if lab not in known]
+    if unknown:
+        raise ApiError(422, f"{field}: unknown label(s) {', '.join(map(repr, unknown))} for model {served.id}; "
+                            f"its labels: {', '.join(map(repr, served.labels))}",
+                       errors=[{"loc": field, "msg": f"unknown label(s): {', '.join(map(repr, unknown))}"}])
+
+
+def _get(manager: ModelManager, model_id: int, field: str) -> ServedModel:
+    try:
+        return manager.get(model_id)
+    except ModelNotFoundError as e:
+        raise ApiError(404, f"{field}: {e}") from None
+
+
+def _schedule_routing(background: BackgroundTasks, request: Request, served: list[ServedModel], texts: list[str],
+                      probas: list[np.ndarray]) -> None:
+    settings, project, metrics = request.app.state.settings, request.app.state.project, request.app.state.metrics
+    todo = [(s, p) for s, p in zip(served, probas) if settings.routing and s.record.routing]
+    if not todo:
+        return
+    rid = request_id(request)
+
+    def run() -> None:
+        for s, p in todo:
+            try:
+                n = route_low_confidence(project, s, texts, p, rid)
+                metrics.count_routed(s.id, n)
+            except Exception:  # noqa: BLE001 - routing must never break serving
+                log.exception("request %s: routing low-confidence texts of model %s failed", rid, s.id)
+
+    background.add_task(run)
+
+
+def _ms(t0: float) -> int:
+    return int(round((time.perf_counter() - t0) * 1000))
+
+
+@router.post("/v2/models/{model_id}/inference", response_model=InferenceResponse, responses=_ERRORS,
+             summary="Classify texts with one model")
+def inference(
+    model_id: ModelIdPath,
+    body: Annotated[InferenceRequest, Body(openapi_examples=INFERENCE_EXAMPLES)],
+    request: Request, background: BackgroundTasks, manager: ManagerDep, metrics: MetricsDep,
+) -> dict:
+    """Labels per text sorted by confidence; `max_predictions` cuts the list, `label_filter` restricts it.
+
+    Up to 8 texts, each at most 10,000 characters. `text_language` is the request's dominant language
+    (ISO 639-1), or `unknown` when no text has enough letters (8) or a confident enough guess to tell.
+    """
+    t0 = time.perf_counter()
+    served = _get(manager, model_id, "model_id")
+    _check_filter(served, body.label_filter, "label_filter")
+    texts = list(body.texts)
+    proba = predict_models([served], texts)[0]
+    preds = rank(proba, served.labels, max_predictions=body.max_predictions, label_filter=body.label_filter)
+    metrics.count_predictions(served.id, len(texts))
+    _schedule_routing(background, request, [served], texts, [proba])
+    return {"predictions": preds, "model_id": served.id, "model_version": served.version,
+            "text_language": dominant_language(texts), "processing_time_ms": _ms(t0)}
+
+
+@router.post("/v2/models/inference", response_model=MultiInferenceResponse, responses=_ERRORS,
+             summary="Multi-model inference (per-model settings)")
+def multi_inference(
+    body: Annotated[MultiInferenceRequest, Body(openapi_examples=MULTI_INFERENCE_EXAMPLES)],
+    request: Request, background: BackgroundTasks, manager: ManagerDep, metrics: MetricsDep,
+    executor: ExecutorDep, settings: SettingsDep,
+) -> dict:
+    """Run several models on the same texts in one call; each model has its own `max_predictions` and
+    `label_filter`. Models on the same frozen encoder share one encoding pass; the others run in parallel."""
+    t0 = time.perf_counter()
+    if len(body.model_settings) > settings.max_models_per_request:
+        raise ApiError(422, f"model_settings: at most {settings.max_models_per_request} models per request")
+    served = [_get(manager, s.model_id, f"model_settings[{i}].model_id") for i, s in enumerate(body.model_settings)]
+    for i, (s, ms) in enumerate(zip(served, body.model_settings)):
+        _check_filter(s, ms.label_filter, f"model_settings[{i}].label_filter")
+    texts = list(body.texts)
+    probas = predict_models(served, texts, executor)
+    results = []
+    for s, ms, p in zip(served, body.model_settings, probas):
+        results.append({"model_id": s.id, "model_name": s.name, "model_version": s.version,
+                        "predictions": rank(p, s.labels, max_predictions=ms.max_predictions,
+                                            label_filter=ms.label_filter, key="score")})
+        metrics.count_predictions(s.id, len(texts))
+    _schedule_routing(background, request, served, texts, probas)
+    return {"results": results, "processing_time_ms": _ms(t0)}
+
+
+@router.post("/v2/multi-model/inference", response_model=MultiModelResponse, responses=_ERRORS,
+             summary="Multi-model inference (one setting for all models)")
+def multi_model_inference(
+    body: Annotated[MultiModelRequest, Body(openapi_examples=MULTI_MODEL_EXAMPLES)],
+    request: Request, background: BackgroundTasks, manager: ManagerDep, metrics: MetricsDep,
+    executor: ExecutorDep, settings: SettingsDep,
+) -> dict:
+    """Run several models on the same texts; results keyed by model id (a string), one `max_predictions` for all."""
+    t0 = time.perf_counter()
+    ids = list(dict.fromkeys(body.model_ids))
+    if len(ids) > settings.max_models_per_request:
+        raise ApiError(422, f"model_ids: at most {settings.max_models_per_request} models per request")
+    served = [_get(manager, mid, f"model_ids[{body.model_ids.index(mid)}]") for mid in ids]
+    texts = list(body.texts)
+    probas = predict_models(served, texts, executor)
+    results = {}
+    for s, p in zip(served, probas):
+        results[str(s.id)] = {"predictions": rank(p, s.labels, max_predictions=body.max_predictions),
+                              "model_version": s.version}
+        metrics.count_predictions(s.id, len(texts))
+    _schedule_routing(background, request, served, texts, probas)
+    return {"results": results, "processing_time_ms": _ms(t0)}

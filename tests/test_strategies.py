@@ -1,0 +1,235 @@
+"""Query strategies on hand-built pools: the shared contract, and small cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labelf_trainer.config import SamplerConfig
+from labelf_trainer.embeddings import normalize
+from labelf_trainer.exceptions import StrategyError
+from labelf_trainer.strategies import (STRATEGIES, ColdStart, CombinedSampler, Diversity, EmptyPoolError,
+                                       EntropySampling, LeastConfidence, MarginSampling, Pool, PoolExhaustedError,
+                                       RandomSampling, RareClassSearch, argselect, make_strategy)
+from labelf_trainer.strategies.uncertainty import uncertainty_scores
+
+CLASSES = ["a", "b", "c", "d"]
+
+
+def blobs(sizes: list[int], dim: int = 16, spread: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Normalized embeddings in tight, well separated clusters; returns (X, cluster id per row)."""
+    rng = np.random.default_rng(seed)
+    centres = np.eye(dim)[: len(sizes)] * 1.0
+    X = np.concatenate([centres[k] + spread * rng.normal(size=(s, dim)) for k, s in enumerate(sizes)])
+    return normalize(X.astype(np.float32)), np.repeat(np.arange(len(sizes)), sizes)
+
+
+def random_pool(n: int = 400, seed: int = 0, n_labeled: int = 20) -> Pool:
+    rng = np.random.default_rng(seed)
+    X = normalize(rng.normal(size=(n, 24)).astype(np.float32))
+    P = rng.dirichlet(np.ones(len(CLASSES)), size=n)
+    labels = {i: (CLASSES[i % len(CLASSES)],) for i in range(n_labeled)}
+    return Pool(X, CLASSES, proba=P, labels=labels,
+                label_embeddings=normalize(rng.normal(size=(len(CLASSES), 24)).astype(np.float32)),
+                languages=["en"] * (n - 40) + ["de"] * 40)
+
+
+ALL = [lambda s: make_strategy(name, SamplerConfig(), random_state=s) for name in STRATEGIES] + [
+    lambda s: LeastConfidence(random_state=s), lambda s: EntropySampling(random_state=s),
+    lambda s: ColdStart(random_state=s)]
+IDS = list(STRATEGIES) + ["least_confidence", "entropy", "cold-start"]
+
+
+@pytest.mark.parametrize("make", ALL, ids=IDS)
+def test_contract(make) -> None:
+    pool = random_pool()
+    unlabeled = np.arange(20, len(pool))
+    sel = make(3).query(pool, unlabeled, np.arange(20), n=25)
+    assert len(sel.indices) == 25 and len(set(sel.indices.tolist())) == 25
+    assert np.isin(sel.indices, unlabeled).all()
+    assert len(sel.scores) == 25 and np.isfinite(sel.scores).all()
+    assert len(sel.reasons) == 25 and all(r["summary"] and r["strategy"] for r in sel.reasons)
+    again = make(3).query(pool, unlabeled, np.arange(20), n=25)
+    assert again.indices.tolist() == sel.indices.tolist()  # deterministic for a seed
+    with pytest.raises(EmptyPoolError, match="available: 0"):
+        make(3).query(pool, np.zeros(0, dtype=np.int64), np.arange(20), n=5)
+    with pytest.raises(PoolExhaustedError, match="available 10 / requested 11"):
+        make(3).query(pool, np.arange(20, 30), np.arange(20), n=11)
+
+
+def test_bad_input_is_a_named_error() -> None:
+    pool = random_pool()
+    with pytest.raises(StrategyError, match="at least 1"):
+        RandomSampling().query(pool, np.arange(20, 40), n=0)
+    with pytest.raises(StrategyError, match="out of range"):
+        RandomSampling().query(pool, np.array([5, 10_000]), n=1)
+    with pytest.raises(StrategyError, match="unknown strategy 'best'"):
+        make_strategy("best")
+    with pytest.raises(StrategyError, match="proba has shape"):
+        Pool(np.zeros((3, 4), dtype=np.float32), CLASSES, proba=np.zeros((2, 4)))
+
+
+def test_random_differs_by_seed() -> None:
+    pool = random_pool()
+    a = RandomSampling(random_state=1).query(pool, np.arange(20, 400), n=20).indices
+    b = RandomSampling(random_state=2).query(pool, np.arange(20, 400), n=20).indices
+    assert set(a.tolist()) != set(b.tolist())
+
+
+def test_each_uncertainty_measure_finds_its_most_uncertain_row() -> None:
+    P = np.array([
+        [0.96, 0.02, 0.01, 0.01],   # confident
+        [0.40, 0.38, 0.20, 0.02],   # smallest margin
+        [0.34, 0.22, 0.22, 0.22],   # lowest top probability
+        [0.30, 0.30, 0.30, 0.10],   # ... and this one ties margin 0 with the highest entropy? see below
+        [0.26, 0.25, 0.25, 0.24],   # highest entropy, lowest top probability
+    ])
+    X = normalize(np.eye(5, 8, dtype=np.float32))
+    pool = Pool(X, CLASSES, proba=P)
+    rows = np.arange(5)
+    assert LeastConfidence().query(pool, rows, n=1).indices.tolist() == [4]
+    assert EntropySampling().query(pool, rows, n=1).indices.tolist() == [4]
+    # margin: rows 3 (0.30 vs 0.30) has margin 0
+    assert MarginSampling().query(pool, rows, n=1).indices.tolist() == [3]
+    pool2 = Pool(X[:3], CLASSES, proba=P[:3])
+    assert MarginSampling().query(pool2, np.arange(3), n=1).indices.tolist() == [1]
+    assert LeastConfidence().query(pool2, np.arange(3), n=1).indices.tolist() == [2]
+    sel = MarginSampling().query(pool2, np.arange(3), n=3)
+    assert sel.indices[-1] == 0 and sel.scores[0] > sel.scores[-1]
+    assert "unsure: a 0.40 vs b 0.38" == sel.reasons[0]["summary"]
+
+
+def test_uncertainty_multi_label_is_per_label() -> None:
+    P = np.array([[0.99, 0.01, 0.02, 0.98],
+                  [0.95, 0.52, 0.01, 0.03],    # unsure about label b
+                  [0.10, 0.20, 0.90, 0.05]])
+    scores, unsure = uncertainty_scores(P, "margin", multi_label=True)
+    assert scores.argmax() == 1 and unsure[1] == 1
+    pool = Pool(normalize(np.eye(3, 8, dtype=np.float32)), CLASSES, proba=P, multi_label=True)
+    sel = LeastConfidence().query(pool, np.arange(3), n=1)
+    assert sel.indices.tolist() == [1] and sel.reasons[0]["label"] == "b"
+
+
+def test_uncertainty_without_model_is_an_error() -> None:
+    pool = Pool(normalize(np.eye(3, 8, dtype=np.float32)), CLASSES)
+    with pytest.raises(StrategyError, match="needs the model's probabilities"):
+        MarginSampling().query(pool, np.arange(3), n=1)
+
+
+def test_argselect_breaks_ties_by_seed_only() -> None:
+    v = np.array([1.0, 3.0, 3.0, 3.0, 0.0])
+    assert argselect(v, 2).tolist() == [1, 2]
+    picks = {tuple(argselect(v, 1, rng=np.random.default_rng(s)).tolist()) for s in range(20)}
+    assert picks <= {(1,), (2,), (3,)} and len(picks) > 1
+
+
+def test_diversity_takes_one_pick_per_planted_cluster() -> None:
+    X, cid = blobs([60, 40, 25, 15, 10])
+    pool = Pool(X, CLASSES)
+    for seed in range(3):
+        sel = Diversity(random_state=seed).query(pool, np.arange(len(X)), n=5)
+        assert sorted(cid[sel.indices].tolist()) == [0, 1, 2, 3, 4]
+        assert all(r["component"] == "cluster" for r in sel.reasons)
+
+
+def near_duplicate_pool() -> tuple[Pool, np.ndarray]:
+    """60 texts: 30 distinct directions, each present twice (cosine > 0.99); the model is unsure about both."""
+    rng = np.random.default_rng(5)
+    base = normalize(rng.normal(size=(30, 64)).astype(np.float32))
+    X = normalize(np.concatenate([base, base + 0.01 * rng.normal(size=base.shape).astype(np.float32)]))
+    P = np.tile(rng.dirichlet(np.ones(4) * 5, size=30), (2, 1))
+    pair = np.concatenate([np.arange(30), np.arange(30)])
+    return Pool(X, CLASSES, proba=P, label_embeddings=normalize(rng.normal(size=(4, 64)).astype(np.float32)),
+                labels={0: ("a",), 1: ("b",), 2: ("c",), 3: ("d",)}), pair
+
+
+@pytest.mark.parametrize("name", [s for s in STRATEGIES if s != "random"])
+def test_near_duplicates_never_picked_twice(name: str) -> None:
+    pool, pair = near_duplicate_pool()
+    labeled = np.arange(4)
+    unlabeled = np.arange(4, 60)
+    sel = make_strategy(name, SamplerConfig(), random_state=0).query(pool, unlabeled, labeled, n=20)
+    groups = pair[sel.indices]
+    assert len(set(groups.tolist())) == 20, f"{name} picked two near-duplicates"
+    assert not (set(groups.tolist()) & {0, 1, 2, 3}), f"{name} picked a near-duplicate of a labeled text"
+    sims = pool.embeddings[sel.indices] @ pool.embeddings[sel.indices].T
+    assert (sims[~np.eye(20, dtype=bool)] < 0.95).all()
+
+
+def rare_setup() -> tuple[Pool, np.ndarray, np.ndarray]:
+    """Three labels: a and b have many labeled texts; c has none and only 5 planted texts near its description."""
+    X, cid = blobs([200, 200, 5], dim=16, spread=0.15, seed=2)
+    classes = ["a", "b", "c"]
+    labeled = np.concatenate([np.arange(0, 30), np.arange(200, 230)])
+    labels = {int(r): (classes[cid[r]],) for r in labeled}
+    rng = np.random.default_rng(3)
+    P = rng.dirichlet(np.ones(3), size=len(X))
+    P[:, 2] = 1e-9 * rng.random(len(X))  # trained without examples of c: no help finding it
+    P /= P.sum(axis=1, keepdims=True)
+    desc = normalize(np.eye(16, dtype=np.float32)[:3] + 0.1)
+    pool = Pool(X, classes, proba=P, labels=labels, label_embeddings=desc)
+    unlabeled = np.setdiff1d(np.arange(len(X)), labeled)
+    return pool, labeled, unlabeled
+
+
+def test_rare_class_search_finds_the_planted_texts() -> None:
+    pool, labeled, unlabeled = rare_setup()
+    sel = RareClassSearch(rare_target=20).query(pool, unlabeled, labeled, n=5)
+    assert sorted(sel.indices.tolist()) == [400, 401, 402, 403, 404]
+    assert all(r["label"] == "c" for r in sel.reasons)
+    assert "rare label 'c' (0/20 labeled)" in sel.reasons[0]["summary"]
+
+
+def test_combined_gives_rare_labels_a_quota_until_the_target() -> None:
+    pool, labeled, unlabeled = rare_setup()
+    sel = CombinedSampler(rare_quota=0.3, rare_target=20, random_state=0).query(pool, unlabeled, labeled, n=20)
+    rare = [r for r in sel.reasons if r["component"] == "rare"]
+    assert len(rare) == 6 and {r["label"] for r in rare} == {"c"}
+    assert set(range(400, 405)) <= set(sel.indices.tolist())
+    # once every label has reached the target there is no quota
+    labels = dict(pool.labels)
+    labels.update({400 + i: ("c",) for i in range(5)})
+    done = Pool(pool.embeddings, pool.classes, proba=pool.proba, labels=labels, label_embeddings=pool.label_embeddings)
+    lab2 = np.array(sorted(labels))
+    sel = CombinedSampler(rare_quota=0.3, rare_target=5, random_state=0).query(
+        done, np.setdiff1d(np.arange(len(pool)), lab2), lab2, n=10)
+    assert not [r for r in sel.reasons if r["component"] == "rare"]
+
+
+def test_cold_start_covers_every_label_description_and_clusters() -> None:
+    X, cid = blobs([50, 50, 50, 50], dim=16, spread=0.1, seed=4)
+    desc = normalize(np.eye(16, dtype=np.float32)[:4])
+    proba = np.full((len(X), 4), 0.25)
+    pool = Pool(X, CLASSES, proba=proba, label_embeddings=desc)
+    sel = CombinedSampler(random_state=0).query(pool, np.arange(len(X)), np.zeros(0, dtype=np.int64), n=8)
+    by_desc = [r for r in sel.reasons if r["component"] == "description"]
+    assert sorted(r["label"] for r in by_desc) == CLASSES
+    for r, row in zip(sel.reasons, sel.indices):
+        if r["component"] == "description":
+            assert CLASSES[cid[row]] == r["label"]  # the description neighbour is in that label's blob
+    assert any(r["component"] == "cluster" for r in sel.reasons)
+
+
+def test_combined_prefers_uncertain_representative_texts_and_traffic() -> None:
+    X, cid = blobs([100, 100], dim=16, spread=0.1, seed=6)
+    P = np.tile([[0.98, 0.01, 0.005, 0.005]], (200, 1))
+    P[100:150] = [0.4, 0.35, 0.15, 0.1]  # the model is unsure about half of cluster 1
+    labels = {0: ("a",), 1: ("b",), 2: ("c",), 3: ("d",)}
+    pool = Pool(X, CLASSES, proba=P, labels={k: v for k, v in labels.items()})
+    sel = CombinedSampler(rare_quota=0.0, random_state=0).query(pool, np.arange(4, 200), np.arange(4), n=10)
+    assert (sel.indices >= 100).all() and (sel.indices < 150).all()
+    assert sel.reasons[0]["component"] == "impact" and "unsure" in sel.reasons[0]["summary"]
+    priority = np.zeros(200)
+    priority[160:170] = 1.0  # low-confidence service traffic
+    pool_t = Pool(X, CLASSES, proba=np.where(np.arange(200)[:, None] >= 150, [[0.7, 0.2, 0.05, 0.05]], P),
+                  labels=pool.labels, priority=priority)
+    sel = CombinedSampler(rare_quota=0.0, random_state=0).query(pool_t, np.arange(4, 200), np.arange(4), n=5)
+    assert sum(160 <= i < 170 for i in sel.indices.tolist()) >= 1
+
+
+@pytest.mark.parametrize("name", ["combined", "diversity"])
+def test_batch_covers_the_pool_languages(name: str) -> None:
+    pool = random_pool(n=400)  # 40 German texts among 400 (10%)
+    sel = make_strategy(name, SamplerConfig(), random_state=0).query(pool, np.arange(20, 400), np.arange(20), n=10)
+    langs = {pool.languages[i] for i in sel.indices}
+    assert langs == {"en", "de"}

@@ -1,0 +1,176 @@
+"""`labelf suggest` and `labelf label` on real workspaces (SQLite files, the "static" encoder)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from conftest import TELECOM_ROWS, run_cli
+
+from labelf_trainer.exceptions import DataError, UnknownLabelError
+from labelf_trainer.project import Project
+from labelf_trainer.sampling import import_labels, suggest
+from labelf_trainer.strategies import EmptyPoolError
+from labelf_trainer.types import Item
+
+GERMAN = [("g1", "Meine Rechnung ist diesen Monat viel zu hoch", "Billing"),
+          ("g2", "Ich möchte meinen Vertrag zum Monatsende kündigen", "Cancellation"),
+          ("g3", "Das Internet funktioniert seit gestern nicht mehr", "Technical Issue")]
+
+
+def test_suggest_records_a_pending_batch_and_never_repeats_it(tmp_project: Project) -> None:
+    first = suggest(tmp_project, n=5, seed=1, progress=False)
+    assert len(first.items) == 5 and first.model_id is not None
+    assert [it.rank for it in first.items] == [1, 2, 3, 4, 5]
+    assert all(it.reason["summary"] and it.predicted in tmp_project.config.label_names for it in first.items)
+    stored = tmp_project.ws.batch_items(first.batch_id)
+    assert [r["item_id"] for r in stored] == [it.item_id for it in first.items]
+    assert {r["status"] for r in stored} == {"pending"}
+    assert tmp_project.ws.batch(first.batch_id)["strategy"] == "combined"
+    second = suggest(tmp_project, n=5, seed=1, progress=False)
+    assert not {it.item_id for it in first.items} & {it.item_id for it in second.items}
+    third = suggest(tmp_project, n=5, strategy="random", progress=False)  # only 2 left: takes them
+    assert len(third.items) == 2 and third.pool_size == 2
+    with pytest.raises(EmptyPoolError, match="no unlabeled texts left"):
+        suggest(tmp_project, n=5, progress=False)
+
+
+def test_labeling_and_expiry_return_items_to_the_right_state(tmp_project: Project) -> None:
+    ws = tmp_project.ws
+    batch = suggest(tmp_project, n=4, strategy="uncertainty", seed=0, progress=False)
+    gold = {r[0]: r[2] for r in TELECOM_ROWS}
+    first_two = [it.item_id for it in batch.items[:2]]
+    res = import_labels(tmp_project, [{"id": i, "label": gold[i]} for i in first_two]
+                        + [{"id": batch.items[2].item_id, "label": ""}], where="labels.csv")
+    assert (res.written, res.skipped_blank, res.batches_touched) == (2, 1, [batch.batch_id])
+    status = {r["item_id"]: r["status"] for r in ws.batch_items(batch.batch_id)}
+    assert [status[i] for i in first_two] == ["labeled", "labeled"]
+    assert ws.labeled()[first_two[0]] == (gold[first_two[0]],)
+    # labeled items are never suggested again; the two still pending come back only after expiry
+    later = suggest(tmp_project, n=10, strategy="random", progress=False)
+    assert len(later.items) == 8 and later.pending == 2  # 12 texts - 2 labeled - 2 pending
+    assert not set(first_two + [it.item_id for it in batch.items[2:]]) & {it.item_id for it in later.items}
+    assert ws.expire_pending(14) == 0  # nothing is old yet
+    assert ws.expire_pending(14, now=datetime.now(timezone.utc) + timedelta(days=15)) == 10
+    again = suggest(tmp_project, n=10, strategy="random", progress=False)
+    assert len(again.items) == 10 and not set(first_two) & {it.item_id for it in again.items}
+    assert ws.batch(batch.batch_id)["expired"] == 2
+
+
+def test_label_rejects_unknown_labels_and_ids_writing_nothing(tmp_project: Project) -> None:
+    with pytest.raises(UnknownLabelError) as e:
+        import_labels(tmp_project, [{"id": "b1", "label": "Billing"}, {"id": "t1", "label": "Roaming"},
+                                    {"id": "t2", "label": "Spam"}], where="x.csv")
+    assert "'Roaming', 'Spam'" in str(e.value) and "'Billing'" in str(e.value)
+    with pytest.raises(DataError, match="1 id\\(s\\) not in the workspace pool: 'nope'"):
+        import_labels(tmp_project, [{"id": "b1", "label": "Billing"}, {"id": "nope", "label": "Billing"}],
+                      where="x.csv")
+    with pytest.raises(DataError, match="2 labels"):
+        import_labels(tmp_project, [{"id": "b1", "label": "Billing|Cancellation"}], where="x.csv")
+    with pytest.raises(DataError, match="no label column 'label'"):
+        import_labels(tmp_project, [{"id": "b1", "gold": "Billing"}], where="x.csv")
+    assert tmp_project.ws.count_annotations() == 0
+    # re-importing the same file updates the annotation instead of adding one
+    import_labels(tmp_project, [{"id": "b1", "label": "Billing"}], where="x.csv", annotator="ann")
+    import_labels(tmp_project, [{"id": "b1", "label": "Cancellation"}], where="x.csv", annotator="ann")
+    assert tmp_project.ws.count_annotations() == 1 and tmp_project.ws.labeled()["b1"] == ("Cancellation",)
+
+
+def test_traffic_items_are_candidates_and_low_confidence_first(tmp_project: Project) -> None:
+    tmp_project.ws.add_items([Item(id="tr1", text="My bill shows a roaming charge I never made",
+                                   meta={"confidence": 0.31, "request_id": "r1"})], origin="traffic")
+    res = suggest(tmp_project, n=13, strategy="random", progress=False)
+    traffic = [it for it in res.items if it.item_id == "tr1"]
+    assert traffic and traffic[0].origin == "traffic"
+
+
+def test_batch_covers_the_pools_languages(make_config) -> None:
+    with Project.open(make_config(rows=TELECOM_ROWS + GERMAN), create=True) as project:
+        project.import_sources()
+        project.ensure_zero_shot()
+        res = suggest(project, n=4, seed=0, progress=False)
+        assert res.pool_languages["de"] == 3 and res.pool_languages["en"] == 12
+        assert set(res.language_mix) == {"en", "de"}
+        assert project.ws.batch(res.batch_id)["params"]["language_mix"] == res.language_mix
+
+
+def test_cli_suggest_writes_the_batch_and_label_imports_it(make_config, tmp_path: Path) -> None:
+    cfg = make_config(rows=TELECOM_ROWS + GERMAN)
+    assert run_cli("init", str(cfg), cwd=tmp_path).returncode == 0
+    out = run_cli("suggest", "--n", "4", "--seed", "3", "--output", "batch.csv", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "batch 1" in out.stdout and "reason" in out.stdout
+    assert "language mix: batch " in out.stderr and "de " in out.stderr
+    rows = list(csv.DictReader((tmp_path / "batch.csv").open(encoding="utf-8")))
+    assert len(rows) == 4 and rows[0]["label"] == "" and rows[0]["reason"]
+    js = run_cli("suggest", "--n", "3", "--strategy", "diversity", "--output", "b2.jsonl", "--format", "json",
+                 cwd=tmp_path)
+    assert js.returncode == 0, js.stderr
+    body = json.loads(js.stdout)
+    assert body["batch_id"] == 2 and len(body["items"]) == 3 and body["items"][0]["reason"]["summary"]
+    assert body["model_id"] == 1 and body["items"][0]["predicted"]
+    assert len((tmp_path / "b2.jsonl").read_text(encoding="utf-8").splitlines()) == 3
+    assert not {r["id"] for r in rows} & {it["id"] for it in body["items"]}
+    gold = {r[0]: r[2] for r in TELECOM_ROWS + GERMAN}
+    for r in rows:
+        r["label"] = gold[r["id"]]
+    with (tmp_path / "batch.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    lab = run_cli("label", "batch.csv", cwd=tmp_path)
+    assert lab.returncode == 0, lab.stderr
+    assert "recorded 4 labels" in lab.stderr and "batches 1 updated" in lab.stderr
+    rows[0]["label"] = "Roaming"
+    with (tmp_path / "bad.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    bad = run_cli("label", "bad.csv", cwd=tmp_path)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: unknown label(s)") and "'Roaming'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    wrong = run_cli("suggest", "--strategy", "best", cwd=tmp_path)
+    assert wrong.returncode != 0 and "--strategy must be one of" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_multi_label_project_suggests_per_label_uncertainty_and_takes_several_labels(make_config) -> None:
+    with Project.open(make_config(task="multi-label"), create=True) as project:
+        project.import_sources()
+        project.ensure_zero_shot()
+        res = suggest(project, n=3, strategy="uncertainty", seed=0, progress=False)
+        assert len(res.items) == 3 and all("unsure about" in it.reason["summary"] for it in res.items)
+        first = res.items[0].item_id
+        import_labels(project, [{"id": first, "label": "Billing|Cancellation"}], where="ml.csv")
+        assert project.ws.labeled()[first] == ("Billing", "Cancellation")
+        again = suggest(project, n=3, seed=0, progress=False)
+        assert first not in {it.item_id for it in again.items}
+
+
+@pytest.mark.parametrize("strategy", ["combined", "diversity", "uncertainty"])
+def test_no_near_duplicate_of_a_pending_or_labeled_text(make_config, strategy: str) -> None:
+    twins = TELECOM_ROWS + [("x" + i, text + " !!", label) for i, text, label in TELECOM_ROWS]
+    cfg = make_config(rows=twins, sampler={"near_duplicate_threshold": 0.9})
+    with Project.open(cfg, create=True) as project:
+        project.import_sources()
+        project.ensure_zero_shot()
+        pair = {i: i.lstrip("x") for i, _, _ in twins}
+        first = suggest(project, n=6, strategy=strategy, seed=0, progress=False)
+        taken = {pair[it.item_id] for it in first.items}
+        assert len(taken) == 6  # no two twins in one batch
+        import_labels(project, [{"id": first.items[0].item_id, "label": "Billing"}], where="x.csv")
+        second = suggest(project, n=6, strategy=strategy, seed=0, progress=False)
+        assert not taken & {pair[it.item_id] for it in second.items}  # nor a twin of a pending/labeled text
+
+
+def test_cli_push_failure_keeps_the_batch_and_says_how_to_retry(make_config, tmp_path: Path) -> None:
+    cfg = make_config(label_studio={"url": "http://127.0.0.1:9", "token_env": "LABELF_TEST_NO_SUCH_TOKEN"})
+    assert run_cli("init", str(cfg), cwd=tmp_path).returncode == 0
+    out = run_cli("suggest", "--n", "2", "--push", cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "push it later with `labelf push --batch 1`" in last
+    with Project.open(cfg) as project:
+        assert len(project.ws.batch_items(1)) == 2
