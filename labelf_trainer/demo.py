@@ -4,6 +4,10 @@ init -> predict (zero-shot) -> rounds of suggest -> label (the example's gold la
 -> evaluate (HTML report) -> keys + serve -> one HTTP request -> stop. Every step is a real `labelf` command in a
 subprocess, printed before it runs. Usage: ``python -m labelf_trainer.demo [--rounds 3] [--n 40]``
 (``bash scripts/demo.sh`` sets up the environment first).
+
+With ``LABEL_STUDIO_URL`` (and the token in ``LABEL_STUDIO_API_KEY``) set, each batch goes to that Label Studio
+server instead (``suggest --push``), simulated annotators submit the gold labels there through its API, and
+``labelf pull`` brings them back.
 """
 
 from __future__ import annotations
@@ -53,10 +57,13 @@ def _quote(a: str) -> str:
     return f'"{a}"' if (" " in a or not a) else a
 
 
-def write_config() -> Path:
+def write_config(ls_url: str | None) -> Path:
     """configs/telecom.yaml with the workspace moved into the demo folder (so the demo never touches yours)."""
     cfg = yaml.safe_load(SOURCE_CONFIG.read_text(encoding="utf-8"))
     cfg["workspace"] = str(OUT / "workspace")
+    if ls_url:
+        cfg["label_studio"] = {**cfg.get("label_studio", {}), "url": ls_url,
+                               "project_title": f"labelf demo {time.strftime('%Y-%m-%d %H:%M:%S')}"}
     for src in cfg["data"]:
         src["path"] = str((SOURCE_CONFIG.parent / src["path"]).resolve())
     CONFIG.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -78,6 +85,26 @@ def annotate(batch: Path, labeled: Path, gold: dict[str, str]) -> int:
         for row in rows:
             w.writerow([row["id"], gold[row["id"]]])
     return len(rows)
+
+
+def annotate_in_label_studio(batch: Path, gold: dict[str, str]) -> int:
+    """Simulated annotators in Label Studio: submit the gold label on each pushed task of the batch, via its API."""
+    from .connectors.label_studio import LabelStudioConnector
+    from .connectors.ls_schema import parse_labeling_config
+    from .project import Project
+
+    with batch.open(encoding="utf-8", newline="") as fh:
+        wanted = {row["id"] for row in csv.DictReader(fh)}
+    with Project.open(CONFIG) as project:
+        conn = LabelStudioConnector(project)
+        pid = conn.ensure_project(create=False)
+        schema = parse_labeling_config(conn.client.projects.get(id=pid).label_config)
+        tasks = conn.existing_tasks()
+        n = 0
+        for item_id in sorted(wanted & set(tasks)):
+            conn.client.annotations.create(id=tasks[item_id], result=schema.result([gold[item_id]]))
+            n += 1
+    return n
 
 
 def write_unlabeled(path: Path, gold: dict[str, str], labeled_ids: set[str]) -> int:
@@ -172,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True, exist_ok=True)
-    write_config()
+    ls_url = os.environ.get("LABEL_STUDIO_URL") or None
+    write_config(ls_url)
     gold = gold_labels()
     try:
         console.rule("1. Describe the labels: a zero-shot model works at once")
@@ -184,11 +212,17 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(1, args.rounds + 1):
             console.rule(f"2.{r} Suggest -> label -> train (round {r} of {args.rounds})")
             batch = OUT / f"round{r}.csv"
-            labelf("suggest", "--n", str(args.n), "--seed", str(r), "--output", str(batch))
-            done = OUT / f"round{r}-labeled.csv"
-            console.print(f"[dim](the simulated annotator labels {annotate(batch, done, gold)} texts with the "
-                          "example's gold labels)[/]")
-            labelf("label", str(done), "--annotator", "demo-gold")
+            labelf("suggest", "--n", str(args.n), "--seed", str(r), "--output", str(batch),
+                   *(["--push"] if ls_url else []))
+            if ls_url:
+                n = annotate_in_label_studio(batch, gold)
+                console.print(f"[dim](simulated annotators label {n} tasks in Label Studio at {ls_url})[/]")
+                labelf("pull")
+            else:
+                done = OUT / f"round{r}-labeled.csv"
+                console.print(f"[dim](the simulated annotator labels {annotate(batch, done, gold)} texts with the "
+                              "example's gold labels)[/]")
+                labelf("label", str(done), "--annotator", "demo-gold")
             batches.append(batch)
             res = json.loads(labelf("train", "--deploy", "--quiet", "--format", "json", echo=False))
             model_ref = str(res["model_id"])

@@ -1,0 +1,52 @@
+"""The README's main job: the demo runs the whole loop, once with files and once through a real Label Studio."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from label_studio_fixtures import LabelStudioServer, shared_server
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_demo(out: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labelf_trainer.demo", "--rounds", "1", "--n", "24", "--dir", str(out)],
+                          env={**os.environ, "COLUMNS": "200", **(env or {})}, capture_output=True, text=True,
+                          timeout=900, cwd=REPO)
+
+
+def check_loop(r: subprocess.CompletedProcess, out: Path) -> None:
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for step in ("$ labelf init", "$ labelf suggest", "$ labelf train", "$ labelf evaluate", "$ labelf keys create",
+                 "$ labelf serve"):
+        assert step in r.stdout, step
+    assert '"model_id": 2' in r.stdout and '"predictions"' in r.stdout  # the served answer, from the trained model
+    assert "accuracy on the 376 texts nobody labeled: zero-shot" in r.stdout
+    assert (out / "report" / "index.html").is_file()
+    with (out / "round1.csv").open(encoding="utf-8", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 24
+
+
+def test_demo_with_files(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    r = run_demo(out)
+    check_loop(r, out)
+    assert "$ labelf label" in r.stdout
+
+
+@pytest.mark.labelstudio
+def test_demo_through_label_studio(tmp_path: Path, request: pytest.FixtureRequest,
+                                   tmp_path_factory: pytest.TempPathFactory) -> None:
+    server: LabelStudioServer = shared_server(request.config, tmp_path_factory)
+    out = tmp_path / "demo-ls"
+    r = run_demo(out, env={"LABEL_STUDIO_URL": server.url, "LABEL_STUDIO_API_KEY": server.token})
+    check_loop(r, out)
+    assert "--push" in r.stdout and "$ labelf pull" in r.stdout
+    assert "simulated annotators label 24 tasks in Label Studio" in r.stdout
+    assert "$ labelf label" not in r.stdout
