@@ -100,9 +100,9 @@ class SamplerConfig(_Strict):
 
     uncertainty_weight: float = Field(1.0, ge=0.0)
     density_weight: float = Field(0.5, ge=0.0)
-    diversity_weight: float = Field(0.5, ge=0.0)
+    diversity_weight: float = Field(1.0, ge=0.0)
     rare_quota: float = Field(0.3, ge=0.0, le=1.0)
-    rare_target: int = Field(20, ge=1)
+    rare_target: int = Field(10, ge=1)
     near_duplicate_threshold: float = Field(0.95, gt=0.0, le=1.0)
     pending_expiry_days: float = Field(14.0, gt=0.0)
 

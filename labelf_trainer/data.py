@@ -17,7 +17,7 @@ from .config import MAX_TEXT_CHARS
 from .exceptions import DataError
 from .types import Item, stable_id
 
-__all__ = ["ReadReport", "read_items", "detect_format", "split_labels"]
+__all__ = ["ReadReport", "read_items", "read_frame", "detect_format", "split_labels"]
 
 _FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
             ".parquet": "parquet", ".pq": "parquet", ".txt": "txt"}
@@ -50,7 +50,7 @@ def _check_utf8(path: Path) -> None:
         raise DataError(f"{path}: not UTF-8 text (invalid byte at offset {e.start}); re-save it as UTF-8") from None
 
 
-def _frame(path: Path, fmt: str) -> pd.DataFrame:
+def read_frame(path: Path, fmt: str) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if fmt != "parquet":
@@ -106,7 +106,7 @@ def read_items(path: str | Path, *, fmt: str = "auto", text_column: str = "text"
     """
     path = Path(path)
     fmt = detect_format(path, fmt)
-    df = _frame(path, fmt)
+    df = read_frame(path, fmt)
     for role, col in (("text", text_column), ("id", id_column), ("label", label_column)):
         if col is not None and col not in df.columns:
             raise DataError(f"{path}: no {role} column {col!r}; columns are: {', '.join(map(str, df.columns))}")

@@ -66,9 +66,9 @@ def push(
 def _file_item_ids(project: Project, path: Path, id_column: str, text_column: str) -> list[str]:
     """Item ids of a batch file: with a text column its rows (added to the pool if new), else its ids (which
     must be in the pool)."""
-    from ..data import _frame, detect_format
+    from ..data import read_frame, detect_format
 
-    frame = _frame(path, detect_format(path))
+    frame = read_frame(path, detect_format(path))
     if text_column in frame.columns:
         report = read_items(path, text_column=text_column, id_column=id_column if id_column in frame.columns else None)
         if not report.items:

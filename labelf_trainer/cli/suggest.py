@@ -50,6 +50,7 @@ def suggest(
 
     Suggested texts are not suggested again until they are labeled or expire (sampler.pending_expiry_days).
 
+    \b
     Examples:
       labelf suggest --n 50
       labelf suggest --n 100 --strategy diversity --seed 1 --output batch.csv
@@ -103,6 +104,7 @@ def label(
 ) -> None:
     """Import labels from a file (rows with an empty label are skipped).
 
+    \b
     Examples:
       labelf label batch.csv
       labelf label reviewed.jsonl --label-column gold --annotator anna
@@ -115,9 +117,9 @@ def label(
         raise DataError(f"{file}: labels are read from CSV or JSONL files, not {fmt}")
     if not file.is_file():
         raise DataError(f"{file}: file not found")
-    from ..data import _frame
+    from ..data import read_frame
 
-    df = _frame(file, fmt)
+    df = read_frame(file, fmt)
     records = df.to_dict("records") if len(df) else []
     records = [{k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()} for r in records]
     with Project.open(config) as project:
