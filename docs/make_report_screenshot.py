@@ -42,7 +42,6 @@ def main() -> None:
             saved.write_text(json.dumps(metrics))
         page = write_report(d / "report", metrics, title="Banking77 support (embedding-head) v1",
                             subtitle="embedding-head on all-MiniLM-L6-v2, 770 labeled texts (10 per class)")
-        shutil.copy(page, HERE / "evaluation-report.html")
         out = HERE / "evaluation-report.png"
         subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                         "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -154,8 +154,6 @@ def build_model(model_type: str, *, labels: Sequence[str], multi_label: bool, en
     kwargs["base"] = encoder
     if "show_progress" in accepted:
         kwargs["show_progress"] = progress
-    if cache_dir is not None and "cache_dir" in accepted:
-        kwargs["cache_dir"] = cache_dir
     return cls(**kwargs)
 
 

@@ -361,6 +361,13 @@ def test_ready_metrics_request_ids_and_docs(client):
     assert client.get("/docs").status_code == 200
 
 
+def _wait_for(client, check, model_id: int = 87, timeout: float = 30.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not check(client.app.state.manager.get(model_id).record):
+        assert time.monotonic() < deadline, "the server did not pick up the registry change"
+        time.sleep(0.05)
+
+
 # -- confidence routing ---------------------------------------------------------------------------------------
 def test_low_confidence_traffic_is_routed_to_the_pool(fresh):
     client, project = fresh
@@ -371,7 +378,7 @@ def test_low_confidence_traffic_is_routed_to_the_pool(fresh):
     assert ws.count_items() == before  # routing is opt-in per model
     set_routing(ws, 87, True)
     project.registry.set_threshold(87, 0.99)  # every zero-shot guess of the static encoder is below this
-    time.sleep(0.3)  # the poller picks the change up
+    _wait_for(client, lambda rec: rec.routing and rec.confidence_threshold == 0.99)  # the poller picks it up
     r = client.post("/v2/models/87/inference", json={"texts": texts}, headers={"X-Request-ID": "req-routing-1"})
     assert r.status_code == 200
     routed = ws.items(origin="traffic")
@@ -391,7 +398,7 @@ def test_confident_predictions_are_not_routed(fresh):
     client, project = fresh
     set_routing(project.ws, 87, True)
     project.registry.set_threshold(87, 0.0)
-    time.sleep(0.3)
+    _wait_for(client, lambda rec: rec.routing and rec.confidence_threshold == 0.0)
     client.post("/v2/models/87/inference", json={"texts": ["the weather in Lisbon was lovely"]})
     assert project.ws.items(origin="traffic") == []
 

@@ -12,7 +12,7 @@ from conftest import TELECOM_ROWS, run_cli
 
 from labelf_trainer.exceptions import DataError, UnknownLabelError
 from labelf_trainer.project import Project
-from labelf_trainer.sampling import import_labels, suggest
+from labelf_trainer.sampling import import_labels, pool_languages, suggest
 from labelf_trainer.strategies import EmptyPoolError
 from labelf_trainer.types import Item
 
@@ -95,6 +95,12 @@ def test_batch_covers_the_pools_languages(make_config) -> None:
         assert res.pool_languages["de"] == 3 and res.pool_languages["en"] == 12
         assert set(res.language_mix) == {"en", "de"}
         assert project.ws.batch(res.batch_id)["params"]["language_mix"] == res.language_mix
+        # languages are detected once per text and remembered in the workspace cache
+        texts = [t for _, t, _ in GERMAN] + ["a brand new English sentence about my invoice"]
+        assert pool_languages(texts, project.ws.cache_dir) == ["de", "de", "de", "en"]
+        import sqlite3
+        with sqlite3.connect(project.ws.cache_dir / "languages.sqlite") as conn:
+            assert conn.execute("SELECT COUNT(*) FROM lang").fetchone()[0] == 16
 
 
 def test_cli_suggest_writes_the_batch_and_label_imports_it(make_config, tmp_path: Path) -> None:

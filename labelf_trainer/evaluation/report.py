@@ -60,9 +60,12 @@ def confusion_svg(labels: list[str], matrix: list[list[int]]) -> str:
     w, h = pad + size + 10, pad + size + 10
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
            f'role="img" aria-label="confusion matrix">']
+    out.append(f'<rect x="{pad}" y="{pad}" width="{size}" height="{size}" fill="#ffffff"/>')
     for i, row in enumerate(matrix):
         total = sum(row)
         for j, count in enumerate(row):
+            if not count and i != j:  # empty cells are the white background: keeps 100-label pages small
+                continue
             share = count / (total or 1)
             x, y = pad + j * cell, pad + i * cell
             stroke = ' stroke="#111827" stroke-width="0.6"' if i == j else ""

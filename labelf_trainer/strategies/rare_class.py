@@ -28,6 +28,8 @@ __all__ = ["RareClassSearch", "rare_label_scores", "rare_selection"]
 #: The model's probability for a label counts only if it varies at least this much over the candidates: a model
 #: trained without examples of the label gives it ~0 everywhere, and standardizing that would amplify noise.
 MIN_P_SPREAD = 0.05
+#: Candidates sorted per label at first (more are sorted only if near-duplicates use them up).
+TOP_K = 512
 
 
 def _z(x: np.ndarray) -> np.ndarray:
@@ -49,7 +51,7 @@ def rare_label_scores(pool: Pool, candidates: np.ndarray, indices_labeled: np.nd
     score = np.zeros(len(candidates))
     if parts:
         q = normalize(np.sum(parts, axis=0, keepdims=True))[0]
-        signals["similarity"] = pool.embeddings[candidates] @ q
+        signals["similarity"] = (pool.embeddings @ q)[candidates]  # no copy of the candidates' embeddings
         score += _z(signals["similarity"].astype(np.float64))
     if pool.proba is not None:
         signals["p"] = pool.proba[candidates, label].astype(np.float64)
@@ -76,9 +78,20 @@ def rare_selection(pool: Pool, candidates: np.ndarray, indices_labeled: np.ndarr
     if pool.label_embeddings is None and pool.proba is None and not len(indices_labeled):
         return Selection.concat([])
     ranked: dict[int, tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = {}
-    for c in labels:
-        s, sig = rare_label_scores(pool, candidates, indices_labeled, c)
-        ranked[c] = (np.argsort(-s, kind="stable"), s, sig)
+
+    def ranking(c: int, need: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Candidates of label ``c`` best first: scored on first use, sorted only as deep as needed."""
+        if c not in ranked:
+            s, sig = rare_label_scores(pool, candidates, indices_labeled, c)
+            ranked[c] = (np.zeros(0, dtype=np.int64), s, sig)
+        order, s, sig = ranked[c]
+        if need > len(order) and len(order) < len(s):
+            k = min(len(s), max(2 * need, TOP_K))
+            top = np.argpartition(-s, k - 1)[:k] if k < len(s) else np.arange(len(s))
+            order = top[np.lexsort((top, -s[top]))]  # best first, ties by position (deterministic)
+            ranked[c] = (order, s, sig)
+        return ranked[c]
+
     picked: list[int] = []
     reasons: list[dict[str, Any]] = []
     scores: list[float] = []
@@ -90,20 +103,22 @@ def rare_selection(pool: Pool, candidates: np.ndarray, indices_labeled: np.ndarr
         for c in list(active):
             if len(picked) >= n:
                 break
-            order, s, sig = ranked[c]
             taken = np.asarray(picked + before.tolist(), dtype=np.int64)
             found = None
-            while cursor[c] < len(order):
+            while True:
                 # look ahead in small windows so near-duplicate checks stay cheap
+                order, s, sig = ranking(c, cursor[c] + 64)
+                if cursor[c] >= len(order):
+                    break
                 window = order[cursor[c]:cursor[c] + 64]
                 rows = candidates[window]
                 fresh = ~np.isin(rows, taken)
                 got, _ = greedy_distinct(rows[fresh], pool.embeddings, 1, threshold, exclude=indices_labeled,
                                          chosen=taken)
                 if len(got):
-                    j = int(window[np.flatnonzero(rows == got[0])[0]])
-                    cursor[c] = int(np.flatnonzero(order == j)[0]) + 1
-                    found = j
+                    at = int(np.flatnonzero(rows == got[0])[0])
+                    found = int(window[at])
+                    cursor[c] += at + 1
                     break
                 cursor[c] += len(window)
             if found is None:
