@@ -7,6 +7,7 @@ below :data:`MIN_CONFIDENCE`, is reported as ``"unknown"``: one word ("ok", "hel
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
@@ -16,16 +17,13 @@ __all__ = ["detect_language", "detect_languages", "dominant_language", "UNKNOWN"
 UNKNOWN = "unknown"
 MIN_LETTERS = 8
 MIN_CONFIDENCE = 0.5
-# scripts where one character carries a word: count them more
-_DENSE = ("\u3040", "\u30ff"), ("\u4e00", "\u9fff"), ("\uac00", "\ud7af")
+_LETTER = re.compile(r"[^\W\d_]")
+# scripts where one character carries a word (kana, CJK ideographs, hangul): count them three times
+_DENSE = re.compile("[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
 
 
 def _letters(text: str) -> int:
-    n = 0
-    for ch in text:
-        if ch.isalpha():
-            n += 3 if any(lo <= ch <= hi for lo, hi in _DENSE) else 1
-    return n
+    return len(_LETTER.findall(text)) + 2 * len(_DENSE.findall(text))
 
 
 @lru_cache(maxsize=1)
