@@ -73,6 +73,7 @@ def serve(
     os.environ[ENV_PREFIX + "ROUTING"] = "1" if routing else "0"
     os.environ[ENV_PREFIX + "RELOAD_INTERVAL_S"] = str(reload_interval)
     os.environ[ENV_PREFIX + "RUNTIME"] = runtime
+    os.environ["LABELF_LOG_LEVEL"] = log_level  # the service's own log (access lines with request ids)
     info(f"serving {n_models} deployed model(s) on http://{host}:{port} (runtime {runtime}; docs: /docs)")
     uvicorn.run("labelf_trainer.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -191,5 +192,6 @@ def create_app(project: Project | str | Path | None = None, *, settings: Service
 
 def app_from_env() -> FastAPI:
     """uvicorn factory for ``labelf serve``: the project from ``LABELF_CONFIG``, settings from ``LABELF_SERVE_*``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    level = getattr(logging, os.environ.get("LABELF_LOG_LEVEL", "info").upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return create_app(None, settings=ServiceSettings.from_env())
