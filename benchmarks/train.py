@@ -93,8 +93,19 @@ def run_row(name: str, per_class: int | None, model_type: str, seed: int, thread
             "params": model.get_params(), "threads": threads, "hyper": hyper}
 
 
+#: the settings that tell SetFit runs apart (defaults changed during tuning, so rows carry their own values)
+SETFIT_KNOBS = ("body_learning_rate", "num_iterations", "max_steps")
+
+
 def key(r: dict) -> tuple:
     return (r["dataset"], r["per_class"], r["type"], r["seed"], json.dumps(r.get("hyper", {}), sort_keys=True))
+
+
+def shown_hyper(r: dict) -> dict:
+    """Hyperparameters shown in the table: the run's own for SetFit, else what was passed with --hyper."""
+    if r["type"] == "setfit":
+        return {k: r["params"][k] for k in SETFIT_KNOBS}
+    return r.get("hyper", {})
 
 
 def load_results() -> list[dict]:
@@ -112,7 +123,7 @@ def summarize(rows: list[dict]) -> list[dict]:
     """Mean and std over seeds per (dataset, per_class, type, hyper)."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault(key(r)[:3] + key(r)[4:], []).append(r)
+        groups.setdefault(key(r)[:3] + (json.dumps(shown_hyper(r), sort_keys=True),), []).append(r)
     out = []
     for (ds, k, t, hyper), rs in groups.items():
         acc = np.array([r["accuracy"] for r in rs]) * 100
@@ -124,7 +135,8 @@ def summarize(rows: list[dict]) -> list[dict]:
                               if all("train_cpu_seconds" in r for r in rs) else None)})
     order = {(ds, k): i for i, (ds, k, *_rest) in enumerate(ROWS)}
     types = {"embedding-head": 0, "setfit": 1, "fine-tuned": 2}
-    out.sort(key=lambda s: (order.get((s["dataset"], s["per_class"]), 99), types[s["type"]], json.dumps(s["hyper"])))
+    out.sort(key=lambda s: (order.get((s["dataset"], s["per_class"]), 99), types[s["type"]], not is_default(s),
+                            json.dumps(s["hyper"])))
     return out
 
 
@@ -132,12 +144,29 @@ def anchor(ds: str, k: int | None) -> str:
     return next((a for d, kk, _, _, a in ROWS if d == ds and kk == k), "")
 
 
+SHORT = {"body_learning_rate": "lr", "num_iterations": "iters", "num_epochs": "epochs"}
+
+
+def is_default(s: dict) -> bool:
+    if s["type"] == "setfit":
+        from labelf_trainer.models.setfit_model import SETFIT_DEFAULTS
+
+        return all(s["hyper"][k] == SETFIT_DEFAULTS[k] for k in SETFIT_KNOBS)
+    return not s["hyper"]
+
+
+def model_label(s: dict) -> str:
+    knobs = ", ".join(f"{SHORT.get(a, a)}={b:g}" if isinstance(b, float) else f"{SHORT.get(a, a)}={b}"
+                      for a, b in s["hyper"].items())
+    return f"**{s['type']}**" + (f" ({knobs})" if knobs else "") if is_default(s) else f"{s['type']} ({knobs})"
+
+
 def table(summary: list[dict]) -> str:
     lines = ["| dataset | train set | model | seeds | accuracy % | macro-F1 % | train wall s | train CPU s | anchor |",
              "|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
         k = "full" if s["per_class"] is None else f"{s['per_class']}/class"
-        model = s["type"] + (f" ({', '.join(f'{a}={b}' for a, b in s['hyper'].items())})" if s["hyper"] else "")
+        model = model_label(s)
         pm = lambda m, sd: f"{m:.1f}" + (f" ± {sd:.1f}" if s["seeds"] > 1 else "")  # noqa: E731
         lines.append(f"| {s['dataset']} | {k} ({s['n_train']}) | {model} | {s['seeds']} | {pm(s['acc'], s['acc_std'])}"
                      f" | {pm(s['f1'], s['f1_std'])} | {s['train_s']:.0f} | "
@@ -151,9 +180,9 @@ def plot(summary: list[dict]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(11, 0.45 * len(summary) + 1.5))
-    labels = [f"{s['dataset']} {'full' if s['per_class'] is None else str(s['per_class']) + '/cl'} {s['type']}"
-              for s in summary]
+    fig, ax = plt.subplots(figsize=(13, 0.45 * len(summary) + 1.5))
+    labels = [f"{s['dataset']} {'full' if s['per_class'] is None else str(s['per_class']) + '/cl'} "
+              f"{model_label(s).replace('**', '')}{' *' if is_default(s) else ''}" for s in summary]
     colors = {"embedding-head": "#4C72B0", "setfit": "#DD8452", "fine-tuned": "#55A868"}
     y = np.arange(len(summary))
     ax.barh(y, [s["acc"] for s in summary], xerr=[s["acc_std"] for s in summary],
@@ -163,10 +192,31 @@ def plot(summary: list[dict]) -> None:
     ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 110)
-    ax.set_xlabel("test accuracy (%)  -  label: accuracy (training seconds)")
+    ax.set_xlabel("test accuracy (%)  -  label: accuracy (training wall seconds);  * = current defaults")
     ax.set_title("labelf train on all-MiniLM-L6-v2, 2-core CPU")
     fig.tight_layout()
     fig.savefig(RESULTS / "train.png", dpi=110)
+
+
+NOTES = """**Bold** = the current defaults of that model type; other rows are tuning runs. What the numbers say:
+
+- **Banking77, 10/class**: the embedding-head (85.0 ± 0.7 over 3 seeds, 9 s) matches the best published few-shot
+  result (85.19, Casanueva et al. 2020) and beats their BERT fine-tune (83.42). SetFit does not help here: MiniLM's
+  paraphrase training already separates the intents, and tuning the body only moves it (84.2 with lr 2e-5, 81.8
+  with the defaults). For intent-style data the embedding-head is the right model, and the one the sampler uses.
+- **SST-5 and TREC**, where the frozen embedding does not encode the task (sentiment degree, question type), SetFit
+  wins clearly: SST-5 64/class 41.1 vs 32.4, TREC 10/class 86.0 vs 62.8. SST-5 stays below the SetFit paper's 51.9
+  (8/class: 43.6): that is MPNet-base (110M parameters, 20 iterations, a GPU) against MiniLM-L6 (22M) capped at 500
+  steps on a CPU. At 8/class (40 texts) one seed is noise: 26-27 for every variant.
+- **Bitext, 10/class**: all near the ceiling (embedding-head 93.0, SetFit 93.8).
+- **Full Banking77** (10k texts): embedding-head 92.9 in a minute, SetFit 92.2 (500 steps), fine-tuned 88.6 after
+  one epoch (three did not fit in the session); published full-data anchors are ~93.
+- **fine-tuned** needs data: 55.5 at 10/class (3 epochs, 147 steps) against BERT-base's 83.42 in the anchor paper.
+- The default C=10 of the logistic head is within 1.8 points of the best of {1, 10, 100} on each dataset.
+- Wall times were measured while up to eight other jobs shared the two cores (load 6-10): CPU seconds are the
+  steadier measure. The SetFit Banking77 10/class rows took 7 CPU minutes each; one seed only for SetFit, three for
+  the embedding-head.
+"""
 
 
 def write_readme(summary: list[dict], rows: list[dict]) -> None:
@@ -174,12 +224,12 @@ def write_readme(summary: list[dict], rows: list[dict]) -> None:
     threads = sorted({r["threads"] for r in rows})
     body = (
         "### Training (`benchmarks/train.py`)\n\n"
-        "Each row trains the library's model class with its default hyperparameters (what `labelf train --type T` "
-        "does) on a class-balanced sample of the training set, all on all-MiniLM-L6-v2, and scores the full test set. "
-        f"Train time is wall time on the shared 2-core CPU with torch at {', '.join(map(str, threads))} thread(s) "
+        "Each row trains the library's model class (what `labelf train --type T` builds) on a class-balanced sample "
+        "of the training set, all on all-MiniLM-L6-v2, and scores the full test set. "
+        f"Train time is wall time on the shared 2-core CPU with torch at {', '.join(map(str, threads))} thread "
         "(on this busy machine one thread was ~8x faster than two); the embedding-head's time excludes embedding, "
         "which the workspace cache does once per text.\n\n"
-        + table(summary) + "\n\n![training benchmark](results/train.png)\n\nRaw rows: `results/train.json`. "
+        + table(summary) + "\n\n" + NOTES + "\n\n![training benchmark](results/train.png)\n\nRaw rows: `results/train.json`. "
         "Reproduce: `HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train.py`.\n")
     text = readme.read_text(encoding="utf-8")
     new = re.sub(r"(<!-- section:train -->\n).*?(<!-- /section:train -->)", lambda m: m.group(1) + body + m.group(2),
