@@ -22,13 +22,22 @@ from ._torch_utils import pick_device, quiet_hf, state_fingerprint, torch_runtim
 from .base import TextClassifier, check_fitted
 from .embedding_head import encode_targets, resolve_classes
 
-__all__ = ["FineTunedClassifier", "FINETUNE_DEFAULTS"]
+__all__ = ["FineTunedClassifier", "FINETUNE_DEFAULTS", "auto_epochs"]
 
-#: Defaults for a few-minute CPU fine-tune of all-MiniLM-L6-v2 (benchmarks/train.py).
-FINETUNE_DEFAULTS: dict[str, Any] = {"num_epochs": 3, "batch_size": 16, "learning_rate": 1e-4,
+#: Defaults for a few-minute CPU fine-tune of all-MiniLM-L6-v2 (benchmarks/train.py). ``num_epochs=None`` picks
+#: the epochs from the data size (:func:`auto_epochs`): Banking77 at 10 per class went from 55.5% accuracy with 3 epochs
+#: to 82.5% with 10.
+FINETUNE_DEFAULTS: dict[str, Any] = {"num_epochs": None, "batch_size": 16, "learning_rate": 1e-4,
                                      "head_learning_rate": 3e-3, "max_steps": None, "max_length": 128,
                                      "warmup_ratio": 0.1, "weight_decay": 0.01}
 MODEL_DIR = "model"
+AUTO_MIN_STEPS, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 500, 3, 10
+
+
+def auto_epochs(n_texts: int, batch_size: int) -> int:
+    """Enough epochs for ~500 optimizer steps on small data (few-shot needs many passes), 3 on large data."""
+    per_epoch = max(1, math.ceil(n_texts / batch_size))
+    return min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, math.ceil(AUTO_MIN_STEPS / per_epoch)))
 
 
 class FineTunedClassifier(TextClassifier):
@@ -41,7 +50,7 @@ class FineTunedClassifier(TextClassifier):
     model_type = "fine-tuned"
 
     def __init__(self, *, base: str = "minilm", labels: Sequence[str] | None = None, multi_label: bool = False,
-                 threshold: float = 0.5, num_epochs: int = FINETUNE_DEFAULTS["num_epochs"],
+                 threshold: float = 0.5, num_epochs: int | None = FINETUNE_DEFAULTS["num_epochs"],
                  batch_size: int = FINETUNE_DEFAULTS["batch_size"],
                  learning_rate: float = FINETUNE_DEFAULTS["learning_rate"],
                  head_learning_rate: float = FINETUNE_DEFAULTS["head_learning_rate"],
@@ -111,7 +120,7 @@ class FineTunedClassifier(TextClassifier):
 
         rng = np.random.default_rng(self.random_state)
         per_epoch = math.ceil(len(texts) / self.batch_size)
-        total = per_epoch * self.num_epochs
+        total = per_epoch * (self.num_epochs or auto_epochs(len(texts), self.batch_size))
         if self.max_steps:
             total = min(total, int(self.max_steps))
         head = [p for n, p in model.named_parameters() if n.startswith(("classifier", "pre_classifier", "score"))]
