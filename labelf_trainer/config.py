@@ -47,6 +47,8 @@ class LabelSpec(_Strict):
     def _strip(cls, v: str) -> str:
         if v != v.strip():
             raise ValueError("label name must not start or end with whitespace")
+        if "|" in v:
+            raise ValueError("label name must not contain '|' (it separates labels in label files)")
         return v
 
     @property
@@ -112,7 +114,7 @@ class TrainingConfig(_Strict):
 
     type: Literal["embedding-head", "setfit", "fine-tuned"] = "embedding-head"
     eval_split: float = Field(0.2, gt=0.0, lt=1.0)
-    seed: int = 42
+    seed: int = Field(42, ge=0)
 
 
 class ProjectConfig(_Strict):

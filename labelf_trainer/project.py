@@ -104,11 +104,14 @@ class Project:
     def ensure_zero_shot(self) -> tuple[int, int, bool]:
         """Create and deploy the zero-shot model, or a new version if the label descriptions changed.
 
-        Returns (model_id, version, changed). The model becomes the project's active model if there is none.
+        Returns (model_id, version, changed). The model becomes the project's active model if there is none, or
+        if the active one no longer has the config's labels or task type (single-/multi-label).
         """
         model = self.zero_shot()
         labels = self.config.label_names
-        existing = [m for m in self.registry.list() if m.type == "zero-shot" and m.labels == labels]
+        multi = self.config.multi_label
+        existing = [m for m in self.registry.list()
+                    if m.type == "zero-shot" and m.labels == labels and m.multi_label == multi]
         if existing:
             rec = existing[-1]
             cur = rec.current
@@ -124,8 +127,9 @@ class Project:
                 f"{self.config.project} (describe and classify)", model, params=self._zs_params(), deploy=True,
                 confidence_threshold=self.config.thresholds.review)
             changed = True
-        if self.registry.active_model_id() is None:
-            self.registry.set_active(model_id)
+        active = self.registry.active_model_id()
+        if active is None or (self.registry.get(active).labels, self.registry.get(active).multi_label) != (labels, multi):
+            self.registry.set_active(model_id)  # none yet, or the labels or the task type changed in the config
         return model_id, version, changed
 
     def _zs_params(self) -> dict:

@@ -171,6 +171,9 @@ class ModelRegistry:
             raise ModelError(f"model {model_id} is of type {rec.type!r}, not {model.model_type!r}")
         if list(model.classes_ or []) != rec.labels:
             raise ModelError(f"model {model_id} has labels {rec.labels}, the new version has {model.classes_}")
+        if bool(model.multi_label) != rec.multi_label:
+            kinds = {True: "multi-label", False: "single-label"}
+            raise ModelError(f"model {model_id} is {kinds[rec.multi_label]}, the new version is {kinds[bool(model.multi_label)]}")
         base = self.ws.models_dir / str(model_id)
         base.mkdir(parents=True, exist_ok=True)
         self._clean_tmp(base)

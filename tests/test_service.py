@@ -433,6 +433,27 @@ def test_new_version_is_picked_up_without_restart_or_failed_requests(fresh):
     assert client.get("/ready").json()["models"]["87"] == 2
 
 
+def test_a_model_broken_at_start_recovers_when_a_good_version_is_deployed(tmp_path):
+    project = _project(tmp_path)
+    (project.ws.models_dir / "87" / "v1" / "labelf_model.json").write_text("{not json", encoding="utf-8")
+    _, key = ApiKeyStore(project.ws).create("tests")
+    with TestClient(create_app(project, settings=SETTINGS)) as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        ready = client.get("/ready")
+        assert ready.status_code == 503 and "model 87 v1 cannot be loaded" in ready.json()["errors"]["87"]
+        for _ in range(2):  # answered from the remembered failure, not by reloading per request
+            _err(client.post("/v2/models/87/inference", json={"texts": LOGIN}), 503, "model 87 v1 cannot be loaded")
+        assert client.post("/v2/models/42/inference", json={"texts": LOGIN}).status_code == 200
+        project.registry.add_version(87, zero_shot(DOC_MODELS[87][1]), deploy=True)
+        deadline = time.monotonic() + 20
+        while client.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, client.get("/ready").json()
+            time.sleep(0.05)
+        r = client.post("/v2/models/87/inference", json={"texts": LOGIN})
+        assert r.status_code == 200 and r.json()["model_version"] == 2
+    project.close()
+
+
 def test_label_studio_ml_backend_is_mounted_behind_auth(client):
     pytest.importorskip("labelf_trainer.connectors.ml_backend")
     assert client.get("/ml-backend/health", headers={"Authorization": ""}).status_code == 401

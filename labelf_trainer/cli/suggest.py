@@ -61,6 +61,8 @@ def suggest(
         raise typer.BadParameter(f"--strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     if n < 1:
         raise typer.BadParameter(f"--n must be at least 1, not {n}")
+    if seed is not None and seed < 0:
+        raise typer.BadParameter(f"--seed must be 0 or more, not {seed}")
     model_id, version = parse_model_ref(model) if model else (None, None)
     with Project.open(config) as project:
         res = run_suggest(project, n=n, strategy=strategy, seed=seed, model_id=model_id, model_version=version)
@@ -124,6 +126,6 @@ def label(
     records = [{k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()} for r in records]
     with Project.open(config) as project:
         res = import_labels(project, records, where=str(file), annotator=annotator, id_column=id_column,
-                            label_column=label_column)
+                            label_column=label_column, first_row=2 if fmt == "csv" else 1)
     batches = f"; batches {', '.join(map(str, res.batches_touched))} updated" if res.batches_touched else ""
     info(f"recorded {res.written} labels from {file} ({res.skipped_blank} rows without a label skipped){batches}")

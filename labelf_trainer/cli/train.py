@@ -33,6 +33,9 @@ def _hyper(model_type: str, epochs: int | None, max_steps: int | None, learning_
     if bad:
         raise ModelError(f"{', '.join(bad)} not applicable to --type {model_type}; "
                          f"it takes: {', '.join(names) or 'no hyperparameters'}")
+    for opt, v in given.items():
+        if v is not None and v <= 0:
+            raise ModelError(f"{opt} must be greater than 0, not {v}")
     return {names[opt]: v for opt, v in given.items() if v is not None}
 
 
@@ -110,6 +113,8 @@ def train(
         mtype = model_type or project.config.training.type
         if mtype not in TYPES:
             raise ModelError(f"--type must be one of {', '.join(TYPES)}, not {mtype!r}")
+        if seed is not None and seed < 0:
+            raise ModelError(f"--seed must be 0 or more, not {seed}")
         hyper = _hyper(mtype, epochs, max_steps, learning_rate, batch_size, num_iterations, c, threads)
         if eval_file is not None and eval_split is not None:
             raise DataError("give --eval-split or --eval-file, not both")

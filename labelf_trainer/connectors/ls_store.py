@@ -23,8 +23,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..exceptions import UnknownLabelError
-from ..store import Workspace, utcnow
+from ..exceptions import DataError, UnknownLabelError
+from ..store import Workspace, rewrite_annotation, utcnow
 from ..types import stable_id, text_hash
 
 __all__ = ["SOURCE", "IngestStats", "LSAnnotation", "LSTask", "external_id", "ingest", "mark_deleted", "resolve"]
@@ -93,18 +93,30 @@ def resolve(annotations: Sequence[tuple[str, tuple[str, ...], str]], policy: str
     return {a[0]: ("active" if a[0] == winner else "superseded") for a in ordered}
 
 
-def check_labels(tasks: Iterable[LSTask], known: Sequence[str], project_id: int) -> None:
-    """Raise :class:`UnknownLabelError` listing labels (and tasks) that the config does not define."""
+def _shown(task_ids: Iterable[int]) -> str:
+    ids = sorted(set(task_ids))
+    return ", ".join(map(str, ids[:10])) + (" ..." if len(ids) > 10 else "")
+
+
+def check_labels(tasks: Iterable[LSTask], known: Sequence[str], project_id: int, *, multi_label: bool = True) -> None:
+    """Raise :class:`UnknownLabelError` listing labels (and tasks) that the config does not define, and
+    :class:`DataError` for annotations with several choices when the project is single-label."""
     known_set = set(known)
     unknown: dict[str, list[int]] = {}
+    several: list[int] = []
     for t in tasks:
         for a in t.annotations:
+            if not multi_label and len(set(a.labels)) > 1:
+                several.append(t.id)
             for lab in a.labels:
                 if lab not in known_set:
                     unknown.setdefault(lab, []).append(t.id)
+    if several:
+        raise DataError(f"Label Studio project {project_id}: task(s) {_shown(several)} have annotations with several "
+                        "labels, but the project is single-label (use choice=\"single\" in the labeling config, or "
+                        "task: multi-label in the project config); nothing was pulled")
     if unknown:
-        task_ids = sorted({i for ids in unknown.values() for i in ids})
-        shown = ", ".join(map(str, task_ids[:10])) + (" ..." if len(task_ids) > 10 else "")
+        shown = _shown(i for ids in unknown.values() for i in ids)
         raise UnknownLabelError(list(unknown), list(known),
                                 where=f"Label Studio project {project_id} (task(s) {shown}); nothing was pulled")
 
@@ -164,8 +176,12 @@ def _apply_task(c: sqlite3.Connection, project_id: int, task: LSTask, *, policy:
                 stats.new += 1
         elif (old["labels"], old["status"], old["updated_at"], old["annotator"]) != \
                 (labels_json, status, updated_at, annotator):
-            c.execute("UPDATE annotations SET labels = ?, status = ?, annotator = ?, updated_at = ?, item_id = ? "
-                      "WHERE id = ?", (labels_json, status, annotator, updated_at, item_id, old["id"]))
+            if (old["labels"], old["status"]) != (labels_json, status):  # an edit: it becomes the item's latest
+                rewrite_annotation(c, old["id"], labels=labels_json, status=status, annotator=annotator,
+                                   updated_at=updated_at, item_id=item_id)
+            else:
+                c.execute("UPDATE annotations SET annotator = ?, updated_at = ?, item_id = ? WHERE id = ?",
+                          (annotator, updated_at, item_id, old["id"]))
             if old["status"] == "deleted" or old["labels"] != labels_json or old["status"] != status:
                 stats.updated += 1
     for key, old in rows.items():
@@ -183,7 +199,7 @@ def ingest(ws: Workspace, project_id: int, tasks: Sequence[LSTask], *, known_lab
            state: dict[str, object] | None = None) -> IngestStats:
     """Write the tasks' annotations in one transaction (``complete``: the tasks carry all their annotations, so
     stored ones they lack were deleted). ``state``: kv entries written in the same transaction (the pull cursor)."""
-    check_labels(tasks, known_labels, project_id)
+    check_labels(tasks, known_labels, project_id, multi_label=multi_label)
     stats = IngestStats()
     with ws.transaction() as c:
         for task in tasks:

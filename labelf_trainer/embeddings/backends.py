@@ -94,6 +94,11 @@ class SentenceTransformerEncoder(Encoder):
 
     @cached_property
     def fingerprint(self) -> str:
+        """A hash of the model folder's content, so a hub id names the same weights whether or not they were
+        downloaded yet: a model not on disk is loaded (from the hub, where allowed) before it is fingerprinted."""
+        if self.local_path is None:
+            self.model  # noqa: B018 - downloads into the Hugging Face cache, or says why it cannot
+            del self.local_path  # look again: it is in the cache now
         base = hash_model_dir(self.local_path) if self.local_path else self.name
         return hashlib.sha256(f"st|{base}|{self.prefix}".encode()).hexdigest()[:32]
 

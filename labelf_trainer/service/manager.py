@@ -82,6 +82,7 @@ class ModelManager:
         self._pinned: OrderedDict[tuple[int, int], ServedModel] = OrderedDict()
         self._seen: dict[int, tuple] = {}
         self.errors: dict[int, str] = {}
+        self._failed: dict[int, int] = {}  # model id -> the deployed version that failed to load
         self.reloads = 0
         self._last_check = 0.0
         self._refresh_lock = threading.Lock()
@@ -124,12 +125,26 @@ class ModelManager:
         if rec.deployed_version is None:
             raise ModelNotDeployedError(
                 f"model {model_id} is not deployed (status: {rec.status}); deploy it with `labelf models deploy {model_id}`")
+        if self._failed.get(model_id) == rec.deployed_version:  # known broken: no reload per request
+            raise ModelUnavailableError(self.errors.get(model_id, f"model {model_id} cannot be loaded"))
         with self._load_lock:
             served = self._models.get(model_id)
             if served is None:
-                served = self._load(rec, rec.deployed_version)
-                self._models[model_id] = served
-                self._seen[model_id] = (rec.deployed_version, int(rec.routing), rec.confidence_threshold, rec.name)
+                served = self._load_deployed(rec)
+        return served
+
+    def _load_deployed(self, rec: ModelRecord) -> ServedModel:
+        """Load and serve the deployed version of ``rec`` (call under the load lock); a failure is remembered
+        in :attr:`errors` (reported by /ready) until the registry deploys another version."""
+        state = (rec.deployed_version, int(rec.routing), rec.confidence_threshold, rec.name)
+        try:
+            served = self._load(rec, int(rec.deployed_version))
+        except ModelError as e:
+            self.errors[rec.id], self._failed[rec.id], self._seen[rec.id] = str(e), int(rec.deployed_version), state
+            raise
+        self._models[rec.id], self._seen[rec.id] = served, state
+        self.errors.pop(rec.id, None)
+        self._failed.pop(rec.id, None)
         return served
 
     def get_version(self, model_id: int, version: int) -> ServedModel:
@@ -176,11 +191,9 @@ class ModelManager:
             if rec.deployed_version is None:
                 continue
             try:
-                self._models[rec.id] = self._load(rec, rec.deployed_version)
-                self._seen[rec.id] = (rec.deployed_version, int(rec.routing), rec.confidence_threshold, rec.name)
-                self.errors.pop(rec.id, None)
+                with self._load_lock:
+                    self._load_deployed(rec)
             except ModelError as e:
-                self.errors[rec.id] = str(e)
                 log.error("%s", e)
         self._last_check = time.monotonic()
 
@@ -207,6 +220,17 @@ class ModelManager:
                 if _state(row) == self._seen.get(model_id):
                     continue
                 self._update(model_id, row)
+            for model_id in [m for m in self._failed if m not in self._models]:  # failed at start or first use
+                row = current.get(model_id)
+                if row is None or row["deployed_version"] is None:
+                    self.errors.pop(model_id, None)
+                    self._failed.pop(model_id, None)
+                elif _state(row) != self._seen.get(model_id):  # another version deployed since: try it
+                    try:
+                        with self._load_lock:
+                            self._load_deployed(self.project.registry.get(model_id))
+                    except ModelError as e:
+                        log.error("%s", e)
         finally:
             self._refresh_lock.release()
 
