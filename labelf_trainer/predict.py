@@ -9,7 +9,7 @@ import numpy as np
 from .config import MAX_TEXT_CHARS
 from .exceptions import DataError, UnknownLabelError
 
-__all__ = ["rank", "check_texts", "check_label_filter", "routing_band"]
+__all__ = ["rank", "choices", "check_texts", "check_label_filter", "routing_band"]
 
 
 def check_texts(texts: Sequence[str], *, max_chars: int = MAX_TEXT_CHARS) -> None:
@@ -46,6 +46,20 @@ def rank(proba: np.ndarray, classes: Sequence[str], *, max_predictions: int | No
     for row in np.asarray(proba):
         order = sorted(cols, key=lambda i: (-row[i], i))[: max_predictions or None]
         out.append([{"label": classes[i], key: round(float(row[i]), digits)} for i in order])
+    return out
+
+
+def choices(proba: np.ndarray, classes: Sequence[str], *, multi_label: bool,
+            threshold: float = 0.5) -> list[tuple[list[str], float, list[int]]]:
+    """Per text, what to pre-annotate: (the chosen labels, the top score, class indices by falling score).
+
+    Single-label: the top label. Multi-label: every label at or above ``threshold``, else the top one.
+    """
+    out = []
+    for row in np.asarray(proba):
+        order = [int(i) for i in np.argsort(-row, kind="stable")]
+        chosen = [classes[i] for i in order if row[i] >= threshold] if multi_label else []
+        out.append((chosen or [classes[order[0]]], round(float(row[order[0]]), 4), order))
     return out
 
 

@@ -30,6 +30,7 @@ import httpx
 import numpy as np
 
 from ..exceptions import DataError, LabelfError
+from ..predict import choices
 from ..progress import progress_bar
 from ..types import Item
 from .base import (
@@ -246,18 +247,10 @@ class LabelStudioConnector:
         except LabelfError:
             return [None] * len(items)
         classes = list(model.classes_ or [])
-        threshold = float(getattr(model, "threshold", 0.5))
-        out: list[dict[str, Any] | None] = []
-        for row in proba:
-            order = np.argsort(-row, kind="stable")
-            if self.project.config.multi_label:
-                chosen = [classes[i] for i in order if row[i] >= threshold] or [classes[int(order[0])]]
-            else:
-                chosen = [classes[int(order[0])]]
-            out.append({"labels": chosen, "score": round(float(row[order[0]]), 4),
-                        "scores": {classes[i]: round(float(row[i]), 4) for i in order},
-                        "model_version": model_version_tag(*model_ref)})
-        return out
+        picks = choices(proba, classes, multi_label=self.project.config.multi_label,
+                        threshold=float(getattr(model, "threshold", 0.5)))
+        return [{"labels": chosen, "score": score, "scores": {classes[i]: round(float(row[i]), 4) for i in order},
+                 "model_version": model_version_tag(*model_ref)} for row, (chosen, score, order) in zip(proba, picks)]
 
     def _task(self, item: Item, pred: dict[str, Any] | None, meta: dict[str, Any]) -> dict[str, Any]:
         assert self.schema is not None

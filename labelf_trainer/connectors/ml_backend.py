@@ -25,6 +25,7 @@ from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ..exceptions import LabelfError
+from ..predict import choices
 from .label_studio import ingest_webhook, model_version_tag
 from .ls_schema import LabelSchema, parse_labeling_config
 
@@ -149,17 +150,10 @@ def predict(request: Request, payload: Annotated[dict[str, Any], Body()]) -> Any
         proba = np.asarray(model.predict_proba(texts)) if texts else np.zeros((0, 0))
     except LabelfError as e:
         return _error(409, "model_version", str(e))
-    classes = list(model.classes_ or [])
-    threshold = float(getattr(model, "threshold", 0.5))
-    results = []
-    for row in proba:
-        order = np.argsort(-row, kind="stable")
-        if project.config.multi_label:
-            chosen = [classes[i] for i in order if row[i] >= threshold] or [classes[int(order[0])]]
-        else:
-            chosen = [classes[int(order[0])]]
-        results.append({"result": schema.result(chosen), "score": round(float(row[order[0]]), 4),
-                        "model_version": version})
+    picks = choices(proba, list(model.classes_ or []), multi_label=project.config.multi_label,
+                    threshold=float(getattr(model, "threshold", 0.5)))
+    results = [{"result": schema.result(chosen), "score": score, "model_version": version}
+               for chosen, score, _order in picks]
     return {"results": results, "model_version": version}
 
 
