@@ -115,6 +115,14 @@ class TrainingConfig(_Strict):
     type: Literal["embedding-head", "setfit", "fine-tuned"] = "embedding-head"
     eval_split: float = Field(0.2, gt=0.0, lt=1.0)
     seed: int = Field(42, ge=0)
+    #: self-train single-label embedding-head models on unlabeled texts of languages with few labels:
+    #: ``auto`` with a known multilingual encoder, ``on`` with any encoder, ``off`` never
+    language_adaptation: Literal["auto", "on", "off"] = "auto"
+
+    @field_validator("language_adaptation", mode="before")
+    @classmethod
+    def _yaml_bool(cls, v: object) -> object:
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v  # YAML reads on/off as booleans
 
 
 class ProjectConfig(_Strict):

@@ -14,25 +14,23 @@ Usage::
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .embeddings import Embedder, load_encoder
 from .exceptions import DataError, ModelError, StrategyError, UnknownLabelError
-from .langid import UNKNOWN, detect_languages
+from .langid import UNKNOWN, pool_languages
 from .models import FrozenEncoderClassifier, TextClassifier
 from .project import Project
 from .strategies import STRATEGIES, Pool, make_strategy
 from .types import Annotation, Item
 
 __all__ = ["SuggestedItem", "SuggestResult", "suggest", "build_pool", "traffic_priority", "language_mix",
-           "import_labels", "LabelImport", "pool_languages"]
+           "import_labels", "LabelImport"]
 
 
 @dataclass(frozen=True)
@@ -91,38 +89,6 @@ def traffic_priority(item: Item, origin: str) -> float:
         return float(np.clip(1.0 - float(conf), 0.0, 1.0))
     except (TypeError, ValueError):
         return 0.5
-
-
-def pool_languages(texts: Sequence[str], cache_root: Path | None) -> list[str]:
-    """Detected language of each text, remembered per text hash in ``cache_root/languages.sqlite``.
-
-    Detection runs at ~8,000 texts/s, so a 100,000-text pool would cost seconds on every ``suggest``; with the cache
-    only new texts are detected.
-    """
-    from .types import text_hash
-
-    hashes = [text_hash(t) for t in texts]
-    if cache_root is None:
-        return detect_languages(texts)
-    cache_root.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(cache_root / "languages.sqlite", timeout=30)
-    try:
-        conn.execute("CREATE TABLE IF NOT EXISTS lang (hash TEXT PRIMARY KEY, lang TEXT NOT NULL)")
-        known: dict[str, str] = {}
-        unique = list(dict.fromkeys(hashes))
-        for s in range(0, len(unique), 900):
-            chunk = unique[s:s + 900]
-            known.update(conn.execute(f"SELECT hash, lang FROM lang WHERE hash IN ({','.join('?' * len(chunk))})",
-                                      chunk).fetchall())
-        todo = {h: t for h, t in zip(hashes, texts) if h not in known}
-        if todo:
-            found = dict(zip(todo, detect_languages(list(todo.values()))))
-            with conn:
-                conn.executemany("INSERT OR REPLACE INTO lang(hash, lang) VALUES (?, ?)", list(found.items()))
-            known.update(found)
-    finally:
-        conn.close()
-    return [known[h] for h in hashes]
 
 
 def _model_proba(model: TextClassifier, classes: list[str], X: np.ndarray, texts: list[str],

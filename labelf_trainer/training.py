@@ -26,6 +26,7 @@ import numpy as np
 from .evaluation import evaluate_scores
 from .evaluation.splits import SplitPlan, plan_split
 from .exceptions import DataError, ModelError, UnknownLabelError
+from .language_adaptation import adaptation_mode, adaptation_pool, fit_adapted
 from .models import TextClassifier, model_class
 
 __all__ = ["TrainResult", "TrainingData", "train_and_register", "build_model", "labeled_data", "read_eval_file",
@@ -163,24 +164,29 @@ def _predict(model: TextClassifier, texts: list[str], X: np.ndarray | None) -> n
     return model.predict_proba(texts)
 
 
-def _fit(model: TextClassifier, data: TrainingData, X: np.ndarray | None) -> TextClassifier:
-    if X is not None and hasattr(model, "fit_embeddings"):
-        return model.fit_embeddings(X, data.labels)  # type: ignore[attr-defined]
-    return model.fit(data.texts, data.labels)
-
-
 def fit_and_evaluate(make_model: Any, data: TrainingData, *, multi_label: bool, classes: Sequence[str],
                      eval_split: float, seed: int, eval_data: TrainingData | None = None,
                      thresholds: Any = None, model_threshold: float | None = None, max_folds: int = 5,
-                     log: Any = None) -> tuple[TextClassifier, dict[str, Any], int]:
+                     log: Any = None, adapt: dict[str, np.ndarray] | None = None
+                     ) -> tuple[TextClassifier, dict[str, Any], int]:
     """Train and evaluate. Returns (final model, metrics, number of training examples of the final model).
 
     ``make_model()`` returns a fresh unfitted model. With ``eval_data`` the model is trained on all of ``data``
-    and evaluated on it; otherwise :func:`plan_split` chooses a hold-out or k-fold.
+    and evaluated on it; otherwise :func:`plan_split` chooses a hold-out or k-fold. ``adapt`` (embeddings of
+    unlabeled texts per language, see :mod:`.language_adaptation`) self-trains every fit of a frozen-encoder model.
     """
     say = log or (lambda msg: None)
     first = make_model()
     X = first.embed(data.texts) if hasattr(first, "fit_embeddings") else None  # frozen: embed once (cached)
+    pseudo: dict[str, int] = {}
+
+    def _fit(model: TextClassifier, data: TrainingData, X: np.ndarray | None) -> TextClassifier:
+        if X is not None and adapt:
+            pseudo.update(fit_adapted(model, X, data.labels, adapt))
+            return model
+        if X is not None and hasattr(model, "fit_embeddings"):
+            return model.fit_embeddings(X, data.labels)  # type: ignore[attr-defined]
+        return model.fit(data.texts, data.labels)
 
     def evaluate(proba: np.ndarray, ev: TrainingData) -> dict[str, Any]:
         return evaluate_scores(proba, ev.labels, classes, multi_label=multi_label, texts=ev.texts,
@@ -193,6 +199,8 @@ def fit_and_evaluate(make_model: Any, data: TrainingData, *, multi_label: bool, 
         metrics = evaluate(_predict(model, eval_data.texts, None), eval_data)
         metrics["evaluation"] = {"method": "eval-file", "n_eval": len(eval_data),
                                  "description": f"separate labeled file of {len(eval_data)} texts"}
+        if pseudo:
+            metrics["language_adaptation"] = {"pseudo_labels": dict(pseudo)}
         return model, metrics, len(data)
 
     plan: SplitPlan = plan_split(data.labels, multi_label=multi_label, eval_split=eval_split, seed=seed,
@@ -219,6 +227,8 @@ def fit_and_evaluate(make_model: Any, data: TrainingData, *, multi_label: bool, 
     metrics["evaluation"] = {"method": plan.method, "n_eval": int(len(plan.eval_indices)), "folds": plan.k,
                              "eval_split": eval_split if plan.method == "holdout" else None,
                              "description": plan.describe()}
+    if pseudo:  # the final model's pseudo-labels per language (it is fitted last)
+        metrics["language_adaptation"] = {"pseudo_labels": dict(pseudo)}
     return model, metrics, n_train
 
 
@@ -236,12 +246,14 @@ def train_and_register(project: Any, model_type: str | None = "embedding-head", 
                        eval_split: float | None = None, seed: int | None = None, progress: bool = True, *,
                        base: str | None = None, eval_data: TrainingData | None = None, name: str | None = None,
                        model_id: int | None = None, data: TrainingData | None = None, log: Any = None,
-                       **hyper: Any) -> TrainResult:
+                       language_adaptation: str | bool | None = None, **hyper: Any) -> TrainResult:
     """Train ``model_type`` on the project's annotations, evaluate it, and register it as a new version.
 
     The version goes to ``model_id`` if given, else to the project's model of that type and name (one is created
     the first time). ``deploy`` makes it the deployed version and the project's active model. Hyperparameters and
-    the seed are recorded with the version. ``base`` overrides the config's encoder.
+    the seed are recorded with the version. ``base`` overrides the config's encoder. ``language_adaptation``
+    (``auto``, ``on`` or ``off``; default: ``training.language_adaptation``) self-trains a single-label
+    embedding-head on the unlabeled texts of languages that have few labels (:mod:`.language_adaptation`).
     """
     t0 = time.perf_counter()
     cfg = project.config
@@ -258,6 +270,7 @@ def train_and_register(project: Any, model_type: str | None = "embedding-head", 
                            progress=progress, cache_dir=project.ws.cache_dir, **hyper)
 
     make()  # validates type, hyperparameters and encoder before reading data
+    mode, why_not = adaptation_mode(language_adaptation, model_type, encoder, cfg)
     data = data if data is not None else labeled_data(project)
     distinct = {lab for v in data.labels for lab in ((v,) if isinstance(v, str) else v)}
     if len(data) < 4 or len(distinct) < 2:
@@ -270,15 +283,20 @@ def train_and_register(project: Any, model_type: str | None = "embedding-head", 
         threshold = rec.confidence_threshold
     else:
         threshold = cfg.thresholds.review
+    exclude = set(data.texts) | set(eval_data.texts if eval_data is not None else ())
+    adapt, adapt_params = (adaptation_pool(project, data.texts, exclude, make, seed, log) if why_not is None
+                           else (None, {"enabled": False, "reason": why_not}))
+    adapt_params["mode"] = mode
     model, metrics, n_train = fit_and_evaluate(
         make, data, multi_label=cfg.multi_label, classes=classes, eval_split=eval_split, seed=seed,
         eval_data=eval_data, thresholds=cfg.thresholds, model_threshold=threshold,
-        max_folds=5 if model_type == "embedding-head" else 3, log=log)
+        max_folds=5 if model_type == "embedding-head" else 3, log=log, adapt=adapt)
     seconds = time.perf_counter() - t0
     metrics["train_seconds"] = round(seconds, 2)
     params = {"type": model_type, "encoder": encoder, "seed": seed, "eval_split": eval_split,
               "hyperparameters": {k: v for k, v in hyper.items() if v is not None},
-              "model_params": model.get_params() if hasattr(model, "get_params") else {}}
+              "model_params": model.get_params() if hasattr(model, "get_params") else {},
+              "language_adaptation": adapt_params}
     name = name or f"{cfg.project} ({model_type})"
     reg = project.registry
     target = model_id if model_id is not None else _find_model_id(project, model_type, name)

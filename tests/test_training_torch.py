@@ -13,7 +13,7 @@ from labelf_trainer.models.fine_tuned import FineTunedClassifier
 from labelf_trainer.models.setfit_model import SetFitClassifier
 from labelf_trainer.project import Project
 from labelf_trainer.training import TrainingData, train_and_register
-from test_training import HELD_OUT, LABELS, TRAIN, annotate_all
+from test_training import HELD_OUT, LABELS, TRAIN
 
 TEXTS = [t for t, _ in TRAIN]
 Y = [lab for _, lab in TRAIN]

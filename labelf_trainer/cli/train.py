@@ -66,6 +66,9 @@ def print_metrics(metrics: dict[str, Any], title: str) -> None:
              v["recommended"]["reached"]] for lab, v in th["per_label"].items()])
     for pair in (metrics.get("confused_pairs") or [])[:5]:
         info(f"  {pair['true']} mislabeled as {pair['predicted']} {pair['rate']:.0%} of the time ({pair['count']})")
+    pseudo = (metrics.get("language_adaptation") or {}).get("pseudo_labels") or {}
+    if pseudo:
+        info("language adaptation: pseudo-labels per language " + ", ".join(f"{k} {v}" for k, v in pseudo.items()))
     langs = metrics.get("languages") or {}
     if len(langs) > 1:
         info("per language: " + ", ".join(f"{k} n={v['n']} acc {v['accuracy']}" for k, v in langs.items()))
@@ -88,6 +91,10 @@ def train(
     text_column: Annotated[str, typer.Option(help="Text column of --eval-file.")] = "text",
     label_column: Annotated[str, typer.Option(help="Label column of --eval-file.")] = "label",
     seed: Annotated[int | None, typer.Option(help="Random seed (default: config).")] = None,
+    adaptation: Annotated[str | None, typer.Option(
+        "--language-adaptation", help="auto, on or off: self-train on unlabeled texts of languages with few labels "
+        "(single-label embedding-head; auto = with a multilingual encoder; default: training.language_adaptation).")
+    ] = None,
     deploy: Annotated[bool, typer.Option("--deploy/--no-deploy", help="Deploy the new version and make it "
                                          "the project's active model.")] = False,
     model: Annotated[int | None, typer.Option("--model", help="Add the version to this model id.")] = None,
@@ -122,7 +129,7 @@ def train(
             if eval_file is not None else None
         result = train_and_register(project, mtype, deploy=deploy, eval_split=eval_split, seed=seed,
                                     progress=not quiet, base=base, eval_data=eval_data, name=name, model_id=model,
-                                    log=None if quiet else info, **hyper)
+                                    log=None if quiet else info, language_adaptation=adaptation, **hyper)
         if report is not None:
             from ..evaluation.report import write_report
 
