@@ -36,8 +36,8 @@ import pandas as pd
 
 from labelf_trainer.config import LabelSpec
 from labelf_trainer.embeddings import Embedder, load_encoder
-from labelf_trainer.langid import detect_languages, pool_languages
-from labelf_trainer.language_adaptation import fit_adapted, plan_adaptation
+from labelf_trainer.embeddings.langid import detect_languages, pool_languages
+from labelf_trainer.loop.adaptation import fit_adapted, plan_adaptation
 from labelf_trainer.models import ZeroShotClassifier
 from labelf_trainer.models.embedding_head import DEFAULT_C, EmbeddingHeadClassifier
 

@@ -38,7 +38,7 @@ import yaml
 
 from labelf_trainer.embeddings import Embedder, load_encoder
 from labelf_trainer.models.embedding_head import EmbeddingHeadClassifier
-from labelf_trainer.project import Project
+from labelf_trainer.loop.project import Project
 from labelf_trainer.service.keys import ApiKeyStore
 from labelf_trainer.service.onnx_runtime import accelerate
 

@@ -67,7 +67,7 @@ def sample(train: pd.DataFrame, per_class: int | None, seed: int) -> pd.DataFram
 def run_row(name: str, per_class: int | None, model_type: str, seed: int, threads: int, hyper: dict) -> dict:
     import torch
 
-    from labelf_trainer.training import build_model
+    from labelf_trainer.loop.trainer import build_model
 
     torch.set_num_threads(threads)
     train, test = load(name)
@@ -154,13 +154,15 @@ SHORT = {"body_learning_rate": "lr", "num_iterations": "iters", "num_epochs": "e
 
 def is_default(s: dict) -> bool:
     if s["type"] == "setfit":
-        from labelf_trainer.models.setfit_model import SETFIT_DEFAULTS
+        from labelf_trainer.models.args import SetFitArgs
 
-        return all(s["hyper"][k] == SETFIT_DEFAULTS[k] for k in SETFIT_KNOBS)
+        defaults = SetFitArgs().to_dict()
+        return all(s["hyper"][k] == defaults[k] for k in SETFIT_KNOBS)
     if s["type"] == "fine-tuned":
-        from labelf_trainer.models.fine_tuned import FINETUNE_DEFAULTS, auto_epochs
+        from labelf_trainer.models.args import FineTuneArgs
+        from labelf_trainer.models.fine_tuned import auto_epochs
 
-        return s["hyper"]["num_epochs"] == auto_epochs(s["n_train"], FINETUNE_DEFAULTS["batch_size"])
+        return s["hyper"]["num_epochs"] == auto_epochs(s["n_train"], FineTuneArgs().batch_size)
     return not s["hyper"]
 
 

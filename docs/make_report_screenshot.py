@@ -51,8 +51,9 @@ def main() -> None:
 
 
 def train_banking77(d: Path, train: pd.DataFrame, test: pd.DataFrame) -> dict:
-    from labelf_trainer.project import Project
-    from labelf_trainer.training import TrainingData, train_and_register
+    from labelf_trainer.data import TrainingData
+    from labelf_trainer.loop.project import Project
+    from labelf_trainer.loop.trainer import train_and_register
     from labelf_trainer.types import Annotation
 
     rng = np.random.default_rng(0)
@@ -65,7 +66,7 @@ def train_banking77(d: Path, train: pd.DataFrame, test: pd.DataFrame) -> dict:
     (d / "labelf.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
     with Project.open(d / "labelf.yaml", create=True) as project:
         project.import_sources()
-        project.ws.add_annotations([Annotation(it.id, it.gold) for it in project.ws.items()])
+        project.ws.annotations.add([Annotation(it.id, it.gold) for it in project.ws.items.all()])
         held = TrainingData(test["text"].tolist(), test["label"].tolist())
         res = train_and_register(project, "embedding-head", eval_data=held, progress=False)
     return res.metrics

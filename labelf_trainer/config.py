@@ -18,6 +18,7 @@ from .exceptions import ConfigError
 __all__ = [
     "LabelSpec",
     "DataSource",
+    "LabelingConfig",
     "LabelStudioConfig",
     "Thresholds",
     "SamplerConfig",
@@ -68,6 +69,19 @@ class DataSource(_Strict):
     """Optional column with gold labels; only used by the demo's simulated annotator and `labelf label`."""
 
 
+ConflictPolicy = Literal["majority", "latest", "conflict"]
+
+
+class LabelingConfig(_Strict):
+    """Where annotators label: the connector ``labelf push``/``pull`` and ``suggest --push`` use."""
+
+    connector: Literal["label-studio", "folder"] = "label-studio"
+    folder: Path = Path("labeling")
+    """The folder connector's folder (relative to the config file)."""
+    conflict_policy: ConflictPolicy = "majority"
+    """Several annotators on one text: majority vote (ties are conflicts), the latest wins, or keep the conflict."""
+
+
 class LabelStudioConfig(_Strict):
     """Connection to a Label Studio server. The token is read from the environment variable ``token_env``."""
 
@@ -75,7 +89,8 @@ class LabelStudioConfig(_Strict):
     token_env: str = "LABEL_STUDIO_API_KEY"
     project_id: int | None = None
     project_title: str | None = None
-    conflict_policy: Literal["majority", "latest", "conflict"] = "majority"  # several annotators on one task
+    conflict_policy: ConflictPolicy | None = None
+    """Kept for older configs: ``labeling.conflict_policy`` when that is not set."""
     retrain_every: int = Field(20, ge=1)  # ML backend: retrain after this many new annotations
 
     @property
@@ -112,12 +127,22 @@ class SamplerConfig(_Strict):
 class TrainingConfig(_Strict):
     """Defaults for `labelf train`."""
 
-    type: Literal["embedding-head", "setfit", "fine-tuned"] = "embedding-head"
+    type: str = "embedding-head"
+    """A trainable model type of :mod:`labelf_trainer.models.specs`."""
     eval_split: float = Field(0.2, gt=0.0, lt=1.0)
     seed: int = Field(42, ge=0)
     #: self-train single-label embedding-head models on unlabeled texts of languages with few labels:
     #: ``auto`` with a known multilingual encoder, ``on`` with any encoder, ``off`` never
     language_adaptation: Literal["auto", "on", "off"] = "auto"
+
+    @field_validator("type")
+    @classmethod
+    def _trainable(cls, v: str) -> str:
+        from .models.specs import model_types
+
+        if v not in model_types(trainable=True):
+            raise ValueError(f"must be one of {', '.join(model_types(trainable=True))}, not {v!r}")
+        return v
 
     @field_validator("language_adaptation", mode="before")
     @classmethod
@@ -133,6 +158,7 @@ class ProjectConfig(_Strict):
     labels: list[LabelSpec] = Field(min_length=2)
     encoder: str = "minilm"
     data: list[DataSource] = Field(default_factory=list)
+    labeling: LabelingConfig = Field(default_factory=LabelingConfig)
     label_studio: LabelStudioConfig = Field(default_factory=LabelStudioConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
@@ -148,6 +174,13 @@ class ProjectConfig(_Strict):
         if dups:
             raise ValueError(f"duplicate label name(s): {', '.join(sorted(set(dups)))}")
         return labels
+
+    @model_validator(mode="after")
+    def _old_conflict_policy(self) -> "ProjectConfig":
+        old = self.label_studio.conflict_policy
+        if old is not None and "conflict_policy" not in self.labeling.model_fields_set:
+            object.__setattr__(self, "labeling", self.labeling.model_copy(update={"conflict_policy": old}))
+        return self
 
     @property
     def label_names(self) -> list[str]:
@@ -205,7 +238,7 @@ def load_config(path: str | Path) -> ProjectConfig:
         cfg = ProjectConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(_format_error(path, e)) from None
-    cfg = cfg.model_copy(update={"source_path": path.resolve()})
+    cfg = cfg.model_copy(update={"source_path": path.absolute()})  # not resolve(): configs/ may be a link
     for i, src in enumerate(cfg.data):
         if not cfg.resolve(src.path).exists():
             raise ConfigError(f"{path}: data.{i}.path: file not found: {cfg.resolve(src.path)}")

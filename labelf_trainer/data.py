@@ -1,4 +1,5 @@
-"""Read texts (and optional ids and gold labels) from CSV, JSONL, Parquet or plain-text files.
+"""Read texts (and optional ids and gold labels) from CSV, JSONL, Parquet or plain-text files, and labeled
+evaluation files as :class:`TrainingData`.
 
 Rules (documented in the README): rows whose text is empty or only whitespace are skipped and counted; texts
 longer than :data:`~labelf_trainer.config.MAX_TEXT_CHARS` are truncated on import and counted; a file that is not
@@ -8,16 +9,20 @@ UTF-8 is an error naming the file and the byte offset; a missing column is an er
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from .config import MAX_TEXT_CHARS
-from .exceptions import DataError
+from .config import MAX_TEXT_CHARS, ProjectConfig
+from .exceptions import DataError, UnknownLabelError
 from .types import Item, stable_id
 
-__all__ = ["ReadReport", "read_items", "read_frame", "detect_format", "split_labels"]
+__all__ = ["ReadReport", "read_items", "read_frame", "detect_format", "split_labels", "shown_columns", "TrainingData",
+           "check_labels", "read_eval_file"]
 
 _FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
             ".parquet": "parquet", ".pq": "parquet", ".txt": "txt"}
@@ -30,6 +35,14 @@ class ReadReport:
     items: list[Item] = field(default_factory=list)
     empty_skipped: int = 0
     truncated: int = 0
+
+
+def shown_columns(columns: Sequence[object], *, limit: int = 12, chars: int = 40) -> str:
+    """A readable list of a file's columns for an error line: at most ``limit`` names of ``chars`` characters each
+    (a 50 MB one-line CSV must not become a 50 MB error message)."""
+    names = [str(c) if len(str(c)) <= chars else str(c)[:chars - 1] + "…" for c in list(columns)[:limit]]
+    more = len(columns) - len(names)
+    return (", ".join(names) or "none") + (f" and {more} more" if more > 0 else "")
 
 
 def detect_format(path: Path, fmt: str = "auto") -> str:
@@ -109,7 +122,7 @@ def read_items(path: str | Path, *, fmt: str = "auto", text_column: str = "text"
     df = read_frame(path, fmt)
     for role, col in (("text", text_column), ("id", id_column), ("label", label_column)):
         if col is not None and col not in df.columns:
-            raise DataError(f"{path}: no {role} column {col!r}; columns are: {', '.join(map(str, df.columns))}")
+            raise DataError(f"{path}: no {role} column {col!r}; columns are: {shown_columns(list(df.columns))}")
     report = ReadReport()
     src = source or path.name
     seen: set[str] = set()
@@ -134,3 +147,50 @@ def read_items(path: str | Path, *, fmt: str = "auto", text_column: str = "text"
         gold = split_labels(row[label_column]) if label_column else None
         report.items.append(Item(id=item_id, text=text, source=src, gold=gold or None))
     return report
+
+
+@dataclass
+class TrainingData:
+    """Texts and their labels: one label per text (single-label) or a tuple of labels (multi-label)."""
+
+    texts: list[str]
+    labels: list[Any]
+    ids: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, idx: np.ndarray) -> "TrainingData":
+        return TrainingData([self.texts[i] for i in idx], [self.labels[i] for i in idx],
+                            [self.ids[i] for i in idx] if self.ids else [])
+
+
+def check_labels(labels: Sequence[Any], known: Sequence[str], multi_label: bool, where: str) -> list[Any]:
+    """Normalise to a label (single) or tuple (multi); refuse unknown labels and multi labels on single tasks."""
+    known_set = set(known)
+    out, unknown = [], set()
+    for v in labels:
+        tup = (v,) if isinstance(v, str) else tuple(v)
+        unknown.update(lab for lab in tup if lab not in known_set)
+        if multi_label:
+            out.append(tuple(sorted(tup)))
+        else:
+            if len(tup) != 1:
+                raise DataError(f"{where}: single-label project, but an item has {len(tup)} labels {list(tup)}; "
+                                "fix the annotation or set task: multi-label")
+            out.append(tup[0])
+    if unknown:
+        raise UnknownLabelError(sorted(unknown), list(known), where)
+    return out
+
+
+def read_eval_file(path: str | Path, config: ProjectConfig, *, text_column: str = "text",
+                   label_column: str = "label") -> TrainingData:
+    """A labeled evaluation file (CSV/JSONL/Parquet); labels '|'-separated or a JSON list for multi-label."""
+    items = read_items(path, text_column=text_column, label_column=label_column, long_texts="truncate").items
+    cfg = config
+    rows = [it for it in items if it.gold or cfg.multi_label]
+    if not rows:
+        raise DataError(f"{path}: no labeled rows (column {label_column!r} is empty everywhere)")
+    labels = check_labels([it.gold or () for it in rows], cfg.label_names, cfg.multi_label, str(path))
+    return TrainingData([it.text for it in rows], labels, [it.id for it in rows])

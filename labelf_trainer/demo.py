@@ -28,13 +28,13 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-REPO = Path(__file__).resolve().parents[1]
-SOURCE_CONFIG = REPO / "configs" / "telecom.yaml"
-EXAMPLE = REPO / "examples" / "telecom" / "messages.csv"
-MULTI_CONFIG = REPO / "configs" / "multilingual.yaml"
-MULTI_EXAMPLE = REPO / "examples" / "multilingual" / "messages.csv"
+ASSETS = Path(__file__).resolve().parent / "assets"  # the example configs and data, shipped with the package
+SOURCE_CONFIG = ASSETS / "configs" / "telecom.yaml"
+EXAMPLE = ASSETS / "examples" / "telecom" / "messages.csv"
+MULTI_CONFIG = ASSETS / "configs" / "multilingual.yaml"
+MULTI_EXAMPLE = ASSETS / "examples" / "multilingual" / "messages.csv"
 console = Console(highlight=False)
-OUT = REPO / ".labelf" / "demo"  # set by main(): the demo's own folder (config copy, workspace, batches, report)
+OUT = Path(".labelf") / "demo"  # set by main(): the demo's own folder (config copy, workspace, batches, report)
 CONFIG = OUT / "labelf.yaml"
 
 
@@ -118,9 +118,9 @@ def annotate(batch: Path, labeled: Path, gold: dict[str, str]) -> int:
 
 def annotate_in_label_studio(batch: Path, gold: dict[str, str]) -> int:
     """Simulated annotators in Label Studio: submit the gold label on each pushed task of the batch, via its API."""
-    from .connectors.label_studio import LabelStudioConnector
-    from .connectors.ls_schema import parse_labeling_config
-    from .project import Project
+    from .connectors.label_studio.connector import LabelStudioConnector
+    from .connectors.label_studio.schema import parse_labeling_config
+    from .loop.project import Project
 
     with batch.open(encoding="utf-8", newline="") as fh:
         wanted = {row["id"] for row in csv.DictReader(fh)}

@@ -74,7 +74,7 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def tmp_project(make_config: Callable[..., Path]):
     """An initialised project (static encoder): pool imported, zero-shot model deployed."""
-    from labelf_trainer.project import Project
+    from labelf_trainer.loop.project import Project
 
     project = Project.open(make_config(), create=True)
     project.import_sources()

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from conftest import TELECOM_ROWS
 
-from labelf_trainer.project import Project
+from labelf_trainer.loop.project import Project
 
 REPO = Path(__file__).resolve().parents[1]
 LS_ROOT = REPO / ".labelstudio"

@@ -13,7 +13,7 @@ import uvicorn
 
 from labelf_trainer.config import LabelSpec
 from labelf_trainer.models import ZeroShotClassifier
-from labelf_trainer.project import Project
+from labelf_trainer.loop.project import Project
 
 #: model id -> (name, {label: description}) for every model the API docs call.
 DOC_MODELS: dict[int, tuple[str, dict[str, str]]] = {

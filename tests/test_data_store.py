@@ -11,11 +11,11 @@ from labelf_trainer.types import Annotation, Item
 
 
 def test_reimport_adds_nothing(tmp_project, tmp_path):
-    n = tmp_project.ws.count_items()
+    n = tmp_project.ws.items.count()
     assert n == 12
     again = tmp_project.import_sources()[0]
     assert (again.added, again.skipped_known) == (0, 12)
-    assert tmp_project.ws.count_items() == n
+    assert tmp_project.ws.items.count() == n
 
 
 def test_import_without_ids_dedups_by_content(tmp_project, tmp_path):
@@ -61,24 +61,24 @@ def test_bad_files_give_specific_errors(tmp_path):
 
 def test_annotations_upsert_and_latest_wins(tmp_path):
     ws = Workspace.create(tmp_path / "ws")
-    ws.add_items([Item("a", "text a"), Item("b", "text b")])
-    ws.add_annotations([Annotation("a", ("X",), source="ls", external_id="7")])
-    ws.add_annotations([Annotation("a", ("Y",), source="ls", external_id="7")])  # updated, not doubled
-    ws.add_annotations([Annotation("b", ("X",))])
-    assert ws.count_annotations() == 2
-    assert ws.labeled() == {"a": ("Y",), "b": ("X",)}
+    ws.items.add([Item("a", "text a"), Item("b", "text b")])
+    ws.annotations.add([Annotation("a", ("X",), source="ls", external_id="7")])
+    ws.annotations.add([Annotation("a", ("Y",), source="ls", external_id="7")])  # updated, not doubled
+    ws.annotations.add([Annotation("b", ("X",))])
+    assert ws.annotations.count() == 2
+    assert ws.annotations.labeled() == {"a": ("Y",), "b": ("X",)}
 
 
 def test_an_edited_annotation_becomes_the_latest_across_sources(tmp_path):
     ws = Workspace.create(tmp_path / "ws")
-    ws.add_items([Item("a", "text a")])
-    ws.add_annotations([Annotation("a", ("X",), source="file", external_id="ann:a")])  # labelf label a.csv
-    ws.add_annotations([Annotation("a", ("Y",), source="ls", external_id="9")])  # a newer Label Studio one
-    assert ws.labeled() == {"a": ("Y",)}
-    ws.add_annotations([Annotation("a", ("X",), source="file", external_id="ann:a")])  # same file again: no change
-    assert ws.labeled() == {"a": ("Y",)}
-    ws.add_annotations([Annotation("a", ("Z",), source="file", external_id="ann:a")])  # the corrected file
-    assert ws.labeled() == {"a": ("Z",)} and ws.count_annotations() == 2
+    ws.items.add([Item("a", "text a")])
+    ws.annotations.add([Annotation("a", ("X",), source="file", external_id="ann:a")])  # labelf label a.csv
+    ws.annotations.add([Annotation("a", ("Y",), source="ls", external_id="9")])  # a newer Label Studio one
+    assert ws.annotations.labeled() == {"a": ("Y",)}
+    ws.annotations.add([Annotation("a", ("X",), source="file", external_id="ann:a")])  # same file again: no change
+    assert ws.annotations.labeled() == {"a": ("Y",)}
+    ws.annotations.add([Annotation("a", ("Z",), source="file", external_id="ann:a")])  # the corrected file
+    assert ws.annotations.labeled() == {"a": ("Z",)} and ws.annotations.count() == 2
 
 
 def test_open_missing_workspace(tmp_path):

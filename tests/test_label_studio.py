@@ -25,12 +25,13 @@ from label_studio_fixtures import (  # noqa: F401
 
 from labelf_trainer.cli.main import main as cli_main
 from labelf_trainer.connectors.base import ConnectorAuthError, ConnectorUnreachableError, LabelMismatchError
-from labelf_trainer.connectors.label_studio import LabelStudioConnector, pull, push_batch
-from labelf_trainer.connectors.ls_schema import ID_FIELD, labeling_config, parse_labeling_config
-from labelf_trainer.connectors.ls_store import resolve
+from labelf_trainer.connectors import pull, push_batch
+from labelf_trainer.connectors.label_studio.connector import LabelStudioConnector
+from labelf_trainer.connectors.label_studio.schema import ID_FIELD, labeling_config, parse_labeling_config
+from labelf_trainer.connectors.ingest import resolve
 from labelf_trainer.exceptions import DataError, UnknownLabelError
-from labelf_trainer.project import Project
-from labelf_trainer.sampling import suggest
+from labelf_trainer.loop.project import Project
+from labelf_trainer.loop.suggest import suggest
 
 pytestmark = pytest.mark.labelstudio
 
@@ -99,7 +100,7 @@ def test_round_trip_push_annotate_pull(label_studio, ls_config) -> None:  # noqa
     res = pull(project, progress=False)
     expected = {TEXT[i]: (GOLD[i],) for i in ids[2:]}
     assert (res.new, res.skipped, res.conflicts, res.deleted) == (20, 1, 1, 0)
-    labeled = project.ws.labeled()
+    labeled = project.ws.annotations.labeled()
     assert {TEXT[i]: labs for i, labs in labeled.items()} == expected  # majority tie: the disputed text waits
     assert dict(res.pairs) == expected
     print("\npulled (text, label) pairs:\n" + "\n".join(f"  {labs[0]:<16} {text}" for text, labs in res.pairs))
@@ -115,11 +116,11 @@ def test_round_trip_push_annotate_pull(label_studio, ls_config) -> None:  # noqa
 
     # policy latest (re-read in full): the later, wrong annotation wins
     latest = pull(project, full=True, policy="latest", progress=False)
-    assert latest.updated == 2 and project.ws.labeled()[disputed] == (wrong,)
+    assert latest.updated == 2 and project.ws.annotations.labeled()[disputed] == (wrong,)
     # a third annotator breaks the tie for the majority
     annotate(client, by_item[disputed], GOLD[disputed], ann3)
     res = pull(project, policy="majority", progress=False)
-    assert res.new == 1 and project.ws.labeled()[disputed] == (GOLD[disputed],)
+    assert res.new == 1 and project.ws.annotations.labeled()[disputed] == (GOLD[disputed],)
     # an annotator changes their mind, another annotation is deleted
     changed_item = ids[2]
     other = next(lab for lab in sorted(set(GOLD.values())) if lab != GOLD[changed_item])
@@ -129,7 +130,7 @@ def test_round_trip_push_annotate_pull(label_studio, ls_config) -> None:  # noqa
     client.annotations.delete(id=late_wrong)
     res = pull(project, progress=False)
     assert (res.new, res.updated, res.deleted) == (0, 1, 1)
-    labeled = project.ws.labeled()
+    labeled = project.ws.annotations.labeled()
     assert labeled[changed_item] == (other,) and labeled[disputed] == (GOLD[disputed],)
     assert not pull(project, progress=False).changed
     project.close()
@@ -137,38 +138,38 @@ def test_round_trip_push_annotate_pull(label_studio, ls_config) -> None:  # noqa
 
 def test_unknown_labels_write_nothing(label_studio, ls_config) -> None:  # noqa: F811
     project = open_project(ls_config(rows=ROWS))
-    conn = LabelStudioConnector(project)
-    pushed = conn.push_items(["b1", "t1", "c1"], progress=False)
+    conn = LabelStudioConnector(project, progress=False)
+    pushed = conn.push_items(["b1", "t1", "c1"])
     client = sdk_client(label_studio)
     annotate(client, pushed.task_ids["b1"], "Billing", annotator_ids(label_studio)[0])
     annotate(client, pushed.task_ids["t1"], "Roaming", annotator_ids(label_studio)[0])  # not in the config
     before = db_rows(project)
     with pytest.raises(UnknownLabelError, match="'Roaming'") as info:
-        conn.pull(progress=False)
-    assert f"task(s) {pushed.task_ids['t1']}" in str(info.value)
-    assert db_rows(project) == before and project.ws.labeled() == {}
+        conn.pull()
+    assert f"task {pushed.task_ids['t1']}" in str(info.value)
+    assert db_rows(project) == before and project.ws.annotations.labeled() == {}
     annotate(client, pushed.task_ids["t1"], "Technical Issue", annotator_ids(label_studio)[0])
     client.annotations.delete(id=next(a["id"] for a in client.tasks.get(id=str(pushed.task_ids["t1"])).annotations
                                       if a["result"][0]["value"]["choices"] == ["Roaming"]))
     annotate(client, pushed.task_ids["c1"], ["Billing", "Cancellation"], annotator_ids(label_studio)[0])
-    with pytest.raises(DataError, match=f"task\\(s\\) {pushed.task_ids['c1']} have annotations with several labels, "
+    with pytest.raises(DataError, match=f"annotations with several labels on task {pushed.task_ids['c1']}, "
                                         "but the project is single-label"):
-        conn.pull(progress=False)
-    assert db_rows(project) == before and project.ws.labeled() == {}
+        conn.pull()
+    assert db_rows(project) == before and project.ws.annotations.labeled() == {}
     project.close()
 
 
 def test_label_mismatch_is_reported(label_studio, ls_config) -> None:  # noqa: F811
     project = open_project(ls_config(rows=ROWS))
-    conn = LabelStudioConnector(project)
+    conn = LabelStudioConnector(project, progress=False)
     pid = conn.ensure_project()
     client = sdk_client(label_studio)
     xml = labeling_config(project.config).replace('<Choice value="Cancellation"', '<Choice value="Churn"')
     client.projects.update(id=pid, label_config=xml)
     with pytest.raises(LabelMismatchError) as info:
-        LabelStudioConnector(project).push_items(["b1"], progress=False)
+        LabelStudioConnector(project, progress=False).push_items(["b1"])
     assert info.value.missing == ["Cancellation"] and info.value.extra == ["Churn"]
-    lines = LabelStudioConnector(project).check()
+    lines = LabelStudioConnector(project, progress=False).check()
     assert [(x.name, x.ok) for x in lines] == [("connection", True), ("token", True), ("project", True),
                                                ("label config", False)]
     project.close()
@@ -197,11 +198,11 @@ class CutConnection(httpx.BaseTransport):
 def test_interrupted_push_then_repeat_has_no_duplicates(label_studio, ls_config, after_send) -> None:  # noqa: F811
     project = open_project(ls_config(rows=ROWS))
     ids = [i for i, _t, _lab in ROWS][:20]
-    broken = LabelStudioConnector(project, httpx_client=httpx.Client(transport=CutConnection(2, after_send)),
-                                  max_retries=0)
+    broken = LabelStudioConnector(project, progress=False, chunk_size=5, max_retries=0,
+                                  httpx_client=httpx.Client(transport=CutConnection(2, after_send)))
     with pytest.raises(ConnectorUnreachableError, match="5 of 20 new task.*push again"):
-        broken.push_items(ids, chunk_size=5, progress=False)
-    again = LabelStudioConnector(project).push_items(ids, chunk_size=5, progress=False)
+        broken.push_items(ids)
+    again = LabelStudioConnector(project, progress=False, chunk_size=5).push_items(ids)
     sent_before = 10 if after_send else 5
     assert (again.created, again.already_there) == (20 - sent_before, sent_before)
     tasks = ls_tasks(sdk_client(label_studio), again.project_id)
@@ -292,9 +293,9 @@ def test_cli_push_pull_check_and_errors(label_studio, ls_config, tmp_path, monke
 def test_wrong_token_and_unreachable_errors_name_the_cause(label_studio, ls_config) -> None:  # noqa: F811
     project = open_project(ls_config(rows=ROWS))
     with pytest.raises(ConnectorAuthError, match=f"refused the token from \\${TOKEN_ENV} \\(HTTP 401\\)"):
-        LabelStudioConnector(project, token="wrong").pull(progress=False)
+        LabelStudioConnector(project, progress=False, token="wrong").pull()
     with pytest.raises(ConnectorUnreachableError, match="unreachable"):
-        LabelStudioConnector(project, url=f"http://127.0.0.1:{_free_port()}").push_items(["b1"], progress=False)
+        LabelStudioConnector(project, progress=False, url=f"http://127.0.0.1:{_free_port()}").push_items(["b1"])
     project.close()
 
 
@@ -311,23 +312,23 @@ def test_server_failures_midway_are_one_line_errors(make_config, monkeypatch) ->
         return httpx.Client(transport=httpx.MockTransport(handler))
 
     with pytest.raises(ConnectorUnreachableError, match=r"failed while listing projects \(HTTP 502\)"):
-        LabelStudioConnector(project, httpx_client=failing("5xx"), max_retries=0).push_items(["b1"], progress=False)
+        LabelStudioConnector(project, progress=False, httpx_client=failing("5xx"), max_retries=0).push_items(["b1"])
     with pytest.raises(ConnectorUnreachableError, match="did not answer in time while listing projects"):
-        LabelStudioConnector(project, httpx_client=failing("timeout"), max_retries=0).pull(progress=False)
-    assert project.ws.count_annotations() == 0
+        LabelStudioConnector(project, progress=False, httpx_client=failing("timeout"), max_retries=0).pull()
+    assert project.ws.annotations.count() == 0
     project.close()
 
 
 def test_multi_label_round_trip(label_studio, ls_config) -> None:  # noqa: F811
     project = open_project(ls_config(rows=ROWS, task="multi-label"))
-    conn = LabelStudioConnector(project)
-    pushed = conn.push_items(["b1", "c1"], progress=False)
+    conn = LabelStudioConnector(project, progress=False)
+    pushed = conn.push_items(["b1", "c1"])
     assert conn.schema is not None and conn.schema.multiple
     client = sdk_client(label_studio)
     task = client.tasks.get(id=str(pushed.task_ids["b1"]))
     assert task.predictions[0].result[0]["value"]["choices"]  # one or more labels above the model's threshold
     client.annotations.create(id=pushed.task_ids["b1"], result=conn.schema.result(["Billing", "Cancellation"]))
     client.annotations.create(id=pushed.task_ids["c1"], result=conn.schema.result([]))  # "none of these" is a label set
-    res = conn.pull(progress=False)
-    assert res.new == 2 and project.ws.labeled() == {"b1": ("Billing", "Cancellation"), "c1": ()}
+    res = conn.pull()
+    assert res.new == 2 and project.ws.annotations.labeled() == {"b1": ("Billing", "Cancellation"), "c1": ()}
     project.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelf_trainer.language_adaptation import (LABELS_PER_CLASS, MIN_GROUP, fit_adapted, plan_adaptation,
+from labelf_trainer.loop.adaptation import (LABELS_PER_CLASS, MIN_GROUP, fit_adapted, plan_adaptation,
                                                 pseudo_labels)
 from labelf_trainer.models.embedding_head import EmbeddingHeadClassifier
 
@@ -102,14 +102,14 @@ def test_plan_adapts_only_large_groups_of_languages_with_few_labels() -> None:
 
 # -- through a real project ------------------------------------------------------------------------------------
 def _project(make_config, extra_rows: list[tuple], **cfg: object):
-    from labelf_trainer.project import Project
+    from labelf_trainer.loop.project import Project
     from labelf_trainer.types import Annotation
 
     rows = [(i, t, "") for i, t, _ in TELECOM_ROWS] + extra_rows
     project = Project.open(make_config(rows=rows, **cfg), create=True)
     project.import_sources()
-    by_text = {it.text: it.id for it in project.ws.items()}
-    project.ws.add_annotations([Annotation(by_text[t], (lab,), "tester", "test", f"a-{i}")
+    by_text = {it.text: it.id for it in project.ws.items.all()}
+    project.ws.annotations.add([Annotation(by_text[t], (lab,), "tester", "test", f"a-{i}")
                                 for i, t, lab in TELECOM_ROWS])
     return project
 
@@ -119,7 +119,7 @@ def _variants(lang: str, texts: list[str]) -> list[tuple]:
 
 
 def test_training_adapts_an_unlabeled_language_and_records_it(make_config) -> None:
-    from labelf_trainer.training import train_and_register
+    from labelf_trainer.loop.trainer import train_and_register
 
     project = _project(make_config, _variants("de", GERMAN))
     try:
@@ -146,7 +146,7 @@ def test_training_adapts_an_unlabeled_language_and_records_it(make_config) -> No
 
 
 def test_one_language_project_trains_exactly_as_without_adaptation(make_config) -> None:
-    from labelf_trainer.training import train_and_register
+    from labelf_trainer.loop.trainer import train_and_register
 
     # 12 English labels (< 5 per label) and 60 unlabeled English texts: English is the labeled language, left alone
     project = _project(make_config, _variants("en", [t for _, t, _ in TELECOM_ROWS]))
@@ -162,7 +162,7 @@ def test_one_language_project_trains_exactly_as_without_adaptation(make_config) 
 
 
 def test_config_switch_and_cli_errors(make_config) -> None:
-    from labelf_trainer.training import train_and_register
+    from labelf_trainer.loop.trainer import train_and_register
 
     # YAML reads `on` / `off` as booleans: both spellings work
     project = _project(make_config, _variants("de", GERMAN), training={"language_adaptation": True}, name="yes")

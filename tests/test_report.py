@@ -12,8 +12,8 @@ from labelf_trainer.config import Thresholds
 from labelf_trainer.evaluation import evaluate_scores
 from labelf_trainer.evaluation.compare import compare_metrics
 from labelf_trainer.evaluation.report import confusion_svg, render_report, write_report
-from labelf_trainer.project import Project
-from labelf_trainer.training import train_and_register
+from labelf_trainer.loop.project import Project
+from labelf_trainer.loop.trainer import train_and_register
 from test_training import _cli, annotate_all
 
 EVIL = 'Bill <script>alert("x")</script> & co'

@@ -12,12 +12,11 @@ from fastapi.testclient import TestClient
 from service_fixtures import DOC_MODELS, add_doc_models, zero_shot
 
 from labelf_trainer.embeddings import load_encoder
-from labelf_trainer.project import Project
+from labelf_trainer.loop.project import Project
 from labelf_trainer.service.app import create_app
 from labelf_trainer.service.keys import ApiKeyStore
 from labelf_trainer.service.schemas import DOC_EXAMPLES
 from labelf_trainer.service.settings import ServiceSettings
-from labelf_trainer.service.traffic import set_routing
 
 SETTINGS = ServiceSettings(reload_interval_s=0.1)
 LOGIN = ["I can't log in to my account"]
@@ -372,16 +371,16 @@ def _wait_for(client, check, model_id: int = 87, timeout: float = 30.0) -> None:
 def test_low_confidence_traffic_is_routed_to_the_pool(fresh):
     client, project = fresh
     ws = project.ws
-    before = ws.count_items()
+    before = ws.items.count()
     texts = ["the weather in Lisbon was lovely", "please call me back tomorrow"]
     client.post("/v2/models/87/inference", json={"texts": texts})
-    assert ws.count_items() == before  # routing is opt-in per model
-    set_routing(ws, 87, True)
+    assert ws.items.count() == before  # routing is opt-in per model
+    project.registry.set_routing(87, True)
     project.registry.set_threshold(87, 0.99)  # every zero-shot guess of the static encoder is below this
     _wait_for(client, lambda rec: rec.routing and rec.confidence_threshold == 0.99)  # the poller picks it up
     r = client.post("/v2/models/87/inference", json={"texts": texts}, headers={"X-Request-ID": "req-routing-1"})
     assert r.status_code == 200
-    routed = ws.items(origin="traffic")
+    routed = ws.items.all(origin="traffic")
     assert sorted(it.text for it in routed) == sorted(texts)
     meta = routed[0].meta
     assert meta["request_id"] == "req-routing-1" and meta["model_id"] == 87 and 0 <= meta["confidence"] < 0.99
@@ -389,18 +388,18 @@ def test_low_confidence_traffic_is_routed_to_the_pool(fresh):
     client.post("/v2/models/87/inference", json={"texts": texts})  # same texts again: not stored twice
     known = [TELECOM_ROWS[0][1]]  # already in the pool (imported): not added as traffic
     client.post("/v2/models/87/inference", json={"texts": known})
-    assert len(ws.items(origin="traffic")) == 2 and ws.count_items() == before + 2
+    assert len(ws.items.all(origin="traffic")) == 2 and ws.items.count() == before + 2
     metrics = client.get("/metrics").text
     assert 'labelf_routed_texts_total{model_id="87"} 2' in metrics
 
 
 def test_confident_predictions_are_not_routed(fresh):
     client, project = fresh
-    set_routing(project.ws, 87, True)
+    project.registry.set_routing(87, True)
     project.registry.set_threshold(87, 0.0)
     _wait_for(client, lambda rec: rec.routing and rec.confidence_threshold == 0.0)
     client.post("/v2/models/87/inference", json={"texts": ["the weather in Lisbon was lovely"]})
-    assert project.ws.items(origin="traffic") == []
+    assert project.ws.items.all(origin="traffic") == []
 
 
 # -- hot deploy -----------------------------------------------------------------------------------------------
@@ -455,7 +454,6 @@ def test_a_model_broken_at_start_recovers_when_a_good_version_is_deployed(tmp_pa
 
 
 def test_label_studio_ml_backend_is_mounted_behind_auth(client):
-    pytest.importorskip("labelf_trainer.connectors.ml_backend")
     assert client.get("/ml-backend/health", headers={"Authorization": ""}).status_code == 401
     r = client.get("/ml-backend/health")
     assert r.status_code == 200 and r.json()["status"] == "UP"

@@ -14,7 +14,7 @@ import pytest
 from service_fixtures import DOC_MODELS, add_doc_models, free_port, uvicorn_server
 
 from labelf_trainer.client import LabelfApiError, LabelfClient
-from labelf_trainer.project import Project
+from labelf_trainer.loop.project import Project
 from labelf_trainer.service.app import create_app
 from labelf_trainer.service.keys import ApiKeyStore
 from labelf_trainer.service.schemas import DOC_EXAMPLES

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from service_fixtures import add_doc_models
 
-from labelf_trainer.project import Project
+from labelf_trainer.loop.project import Project
 from labelf_trainer.service.app import create_app
 from labelf_trainer.service.settings import ServiceSettings
 

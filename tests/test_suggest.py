@@ -11,8 +11,10 @@ import pytest
 from conftest import TELECOM_ROWS, run_cli
 
 from labelf_trainer.exceptions import DataError, UnknownLabelError
-from labelf_trainer.project import Project
-from labelf_trainer.sampling import import_labels, pool_languages, suggest
+from labelf_trainer.loop.project import Project
+from labelf_trainer.embeddings.langid import pool_languages
+from labelf_trainer.loop.labels import import_labels
+from labelf_trainer.loop.suggest import suggest
 from labelf_trainer.strategies import EmptyPoolError
 from labelf_trainer.types import Item
 
@@ -26,10 +28,10 @@ def test_suggest_records_a_pending_batch_and_never_repeats_it(tmp_project: Proje
     assert len(first.items) == 5 and first.model_id is not None
     assert [it.rank for it in first.items] == [1, 2, 3, 4, 5]
     assert all(it.reason["summary"] and it.predicted in tmp_project.config.label_names for it in first.items)
-    stored = tmp_project.ws.batch_items(first.batch_id)
+    stored = tmp_project.ws.batches.items(first.batch_id)
     assert [r["item_id"] for r in stored] == [it.item_id for it in first.items]
     assert {r["status"] for r in stored} == {"pending"}
-    assert tmp_project.ws.batch(first.batch_id)["strategy"] == "combined"
+    assert tmp_project.ws.batches.get(first.batch_id)["strategy"] == "combined"
     second = suggest(tmp_project, n=5, seed=1, progress=False)
     assert not {it.item_id for it in first.items} & {it.item_id for it in second.items}
     third = suggest(tmp_project, n=5, strategy="random", progress=False)  # only 2 left: takes them
@@ -46,18 +48,18 @@ def test_labeling_and_expiry_return_items_to_the_right_state(tmp_project: Projec
     res = import_labels(tmp_project, [{"id": i, "label": gold[i]} for i in first_two]
                         + [{"id": batch.items[2].item_id, "label": ""}], where="labels.csv")
     assert (res.written, res.skipped_blank, res.batches_touched) == (2, 1, [batch.batch_id])
-    status = {r["item_id"]: r["status"] for r in ws.batch_items(batch.batch_id)}
+    status = {r["item_id"]: r["status"] for r in ws.batches.items(batch.batch_id)}
     assert [status[i] for i in first_two] == ["labeled", "labeled"]
-    assert ws.labeled()[first_two[0]] == (gold[first_two[0]],)
+    assert ws.annotations.labeled()[first_two[0]] == (gold[first_two[0]],)
     # labeled items are never suggested again; the two still pending come back only after expiry
     later = suggest(tmp_project, n=10, strategy="random", progress=False)
     assert len(later.items) == 8 and later.pending == 2  # 12 texts - 2 labeled - 2 pending
     assert not set(first_two + [it.item_id for it in batch.items[2:]]) & {it.item_id for it in later.items}
-    assert ws.expire_pending(14) == 0  # nothing is old yet
-    assert ws.expire_pending(14, now=datetime.now(timezone.utc) + timedelta(days=15)) == 10
+    assert ws.batches.expire_pending(14) == 0  # nothing is old yet
+    assert ws.batches.expire_pending(14, now=datetime.now(timezone.utc) + timedelta(days=15)) == 10
     again = suggest(tmp_project, n=10, strategy="random", progress=False)
     assert len(again.items) == 10 and not set(first_two) & {it.item_id for it in again.items}
-    assert ws.batch(batch.batch_id)["expired"] == 2
+    assert ws.batches.get(batch.batch_id)["expired"] == 2
 
 
 def test_label_rejects_unknown_labels_and_ids_writing_nothing(tmp_project: Project) -> None:
@@ -72,15 +74,15 @@ def test_label_rejects_unknown_labels_and_ids_writing_nothing(tmp_project: Proje
         import_labels(tmp_project, [{"id": "b1", "label": "Billing|Cancellation"}], where="x.csv")
     with pytest.raises(DataError, match="no label column 'label'"):
         import_labels(tmp_project, [{"id": "b1", "gold": "Billing"}], where="x.csv")
-    assert tmp_project.ws.count_annotations() == 0
+    assert tmp_project.ws.annotations.count() == 0
     # re-importing the same file updates the annotation instead of adding one
     import_labels(tmp_project, [{"id": "b1", "label": "Billing"}], where="x.csv", annotator="ann")
     import_labels(tmp_project, [{"id": "b1", "label": "Cancellation"}], where="x.csv", annotator="ann")
-    assert tmp_project.ws.count_annotations() == 1 and tmp_project.ws.labeled()["b1"] == ("Cancellation",)
+    assert tmp_project.ws.annotations.count() == 1 and tmp_project.ws.annotations.labeled()["b1"] == ("Cancellation",)
 
 
 def test_traffic_items_are_candidates_and_low_confidence_first(tmp_project: Project) -> None:
-    tmp_project.ws.add_items([Item(id="tr1", text="My bill shows a roaming charge I never made",
+    tmp_project.ws.items.add([Item(id="tr1", text="My bill shows a roaming charge I never made",
                                    meta={"confidence": 0.31, "request_id": "r1"})], origin="traffic")
     res = suggest(tmp_project, n=13, strategy="random", progress=False)
     traffic = [it for it in res.items if it.item_id == "tr1"]
@@ -94,7 +96,7 @@ def test_batch_covers_the_pools_languages(make_config) -> None:
         res = suggest(project, n=4, seed=0, progress=False)
         assert res.pool_languages["de"] == 3 and res.pool_languages["en"] == 12
         assert set(res.language_mix) == {"en", "de"}
-        assert project.ws.batch(res.batch_id)["params"]["language_mix"] == res.language_mix
+        assert project.ws.batches.get(res.batch_id)["params"]["language_mix"] == res.language_mix
         # languages are detected once per text and remembered in the workspace cache
         texts = [t for _, t, _ in GERMAN] + ["a brand new English sentence about my invoice"]
         assert pool_languages(texts, project.ws.cache_dir) == ["de", "de", "de", "en"]
@@ -157,7 +159,7 @@ def test_multi_label_project_suggests_per_label_uncertainty_and_takes_several_la
         assert len(res.items) == 3 and all("unsure about" in it.reason["summary"] for it in res.items)
         first = res.items[0].item_id
         import_labels(project, [{"id": first, "label": "Billing|Cancellation"}], where="ml.csv")
-        assert project.ws.labeled()[first] == ("Billing", "Cancellation")
+        assert project.ws.annotations.labeled()[first] == ("Billing", "Cancellation")
         again = suggest(project, n=3, seed=0, progress=False)
         assert first not in {it.item_id for it in again.items}
 
@@ -186,4 +188,4 @@ def test_cli_push_failure_keeps_the_batch_and_says_how_to_retry(make_config, tmp
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and "push it later with `labelf push --batch 1`" in last
     with Project.open(cfg) as project:
-        assert len(project.ws.batch_items(1)) == 2
+        assert len(project.ws.batches.items(1)) == 2

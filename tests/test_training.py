@@ -13,8 +13,8 @@ from conftest import TELECOM_LABELS, TELECOM_ROWS, run_cli, write_csv
 from labelf_trainer.exceptions import EncoderError, LabelfError, ModelError, ModelMismatchError
 from labelf_trainer.models import load_classifier
 from labelf_trainer.models.embedding_head import EmbeddingHeadClassifier, LogisticHead
-from labelf_trainer.project import Project
-from labelf_trainer.training import train_and_register
+from labelf_trainer.loop.project import Project
+from labelf_trainer.loop.trainer import train_and_register
 from labelf_trainer.types import Annotation
 
 LABELS = ["Billing", "Technical Issue", "Cancellation"]
@@ -33,8 +33,8 @@ BIG_ROWS = [(f"{p}{i}", f"{text} (case {i})", lab) for i in range(3) for p, text
 
 
 def annotate_all(project: Project) -> int:
-    items = project.ws.items()
-    return project.ws.add_annotations([Annotation(it.id, it.gold, annotator="gold") for it in items if it.gold])
+    items = project.ws.items.all()
+    return project.ws.annotations.add([Annotation(it.id, it.gold, annotator="gold") for it in items if it.gold])
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def test_conflicts_and_unknown_labels(labeled_project):
         c.execute("UPDATE annotations SET status = 'conflict' WHERE item_id = 'b1'")
     res = train_and_register(labeled_project, progress=False)
     assert res.training_examples == 11  # the conflicted item is left out
-    ws.add_annotations([Annotation("b2", ("Roaming",))])
+    ws.annotations.add([Annotation("b2", ("Roaming",))])
     with pytest.raises(LabelfError, match="unknown label.*'Roaming'"):
         train_and_register(labeled_project, progress=False)
 
@@ -163,7 +163,7 @@ def test_conflicts_and_unknown_labels(labeled_project):
 def test_too_few_annotations_is_a_clear_error(make_config):
     project = Project.open(make_config(), create=True)
     project.import_sources()
-    project.ws.add_annotations([Annotation("b1", ("Billing",))])
+    project.ws.annotations.add([Annotation("b1", ("Billing",))])
     with pytest.raises(LabelfError, match="not enough annotations to train: 1 labeled texts"):
         train_and_register(project, progress=False)
     with pytest.raises(ModelError, match="does not take hyperparameter"):

@@ -11,8 +11,9 @@ from labelf_trainer.exceptions import ModelError, ModelMismatchError
 from labelf_trainer.models import load_classifier
 from labelf_trainer.models.fine_tuned import FineTunedClassifier
 from labelf_trainer.models.setfit_model import SetFitClassifier
-from labelf_trainer.project import Project
-from labelf_trainer.training import TrainingData, train_and_register
+from labelf_trainer.loop.project import Project
+from labelf_trainer.data import TrainingData
+from labelf_trainer.loop.trainer import train_and_register
 from test_training import HELD_OUT, LABELS, TRAIN
 
 TEXTS = [t for t, _ in TRAIN]
@@ -92,7 +93,7 @@ def test_setfit_multi_label_through_train_and_register(make_config):
     project.import_sources()
     from labelf_trainer.types import Annotation
 
-    project.ws.add_annotations([Annotation(it.id, it.gold or ()) for it in project.ws.items()])
+    project.ws.annotations.add([Annotation(it.id, it.gold or ()) for it in project.ws.items.all()])
     held = TrainingData(["the bill is wrong and the router is broken", "hello", "my invoice is wrong",
                          "no internet since yesterday"],
                         [("Billing", "Technical Issue"), (), ("Billing",), ("Technical Issue",)])

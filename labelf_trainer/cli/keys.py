@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..project import Project
-from ..service.keys import ApiKeyStore
+from ..loop.project import Project
 from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, make_app, print_table
 
 app = make_app("API keys for `labelf serve`: create, revoke, list.")
@@ -22,6 +21,8 @@ def create(
 
     Example: export LABELF_API_KEY=$(labelf keys create dashboard)
     """
+    from ..service.keys import ApiKeyStore
+
     with Project.open(config) as project:
         key_id, key = ApiKeyStore(project.ws).create(name)
     info(f"created API key {key_id} ({name!r}); it is shown only now. Send it as 'Authorization: Bearer <key>'.")
@@ -37,6 +38,8 @@ def revoke(
 
     Example: labelf keys revoke 3
     """
+    from ..service.keys import ApiKeyStore
+
     with Project.open(config) as project:
         key = ApiKeyStore(project.ws).revoke(key_id)
     info(f"API key {key.id} ({key.name!r}) revoked at {key.revoked_at}")
@@ -48,6 +51,8 @@ def list_keys(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
 
     Example: labelf keys list --format json
     """
+    from ..service.keys import ApiKeyStore
+
     check_format(fmt)
     with Project.open(config) as project:
         keys = ApiKeyStore(project.ws).list()

@@ -1,4 +1,4 @@
-"""`labelf models list|show|deploy|threshold`."""
+"""`labelf models list|show|deploy|threshold|routing|compare`: the model registry."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
-from ..project import Project
-from ..registry import parse_model_ref
+from ..exceptions import ConfigError
+from ..loop.project import Project
+from ..registry.records import parse_model_ref
 from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, make_app, print_table
+from .evaluate import compare
 
 app = make_app("The model registry: list, show and deploy model versions.")
 
@@ -86,5 +88,28 @@ def threshold(
         project.registry.set_threshold(model_id, value)
     info(f"model {model_id} confidence_threshold = {value}")
 
-from .train import compare  # noqa: E402 - `labelf models compare` lives with train/evaluate
+
+@app.command("routing")
+def routing(
+    model: Annotated[str, typer.Argument(help="Model id.")],
+    state: Annotated[str, typer.Argument(help="on or off.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Turn confidence routing on or off for a model: texts the server classifies below the model's confidence
+    threshold are stored in the pool (origin 'traffic') for `labelf suggest` and Label Studio.
+
+    Example: labelf models routing 1 on
+    """
+    if state.lower() not in ("on", "off"):
+        raise ConfigError(f"STATE must be on or off, not {state!r}")
+    try:
+        model_id = int(model)
+    except ValueError:
+        raise ConfigError(f"MODEL must be a model id (an integer), not {model!r}") from None
+    with Project.open(config) as project:
+        project.registry.set_routing(model_id, state.lower() == "on")
+        threshold = project.registry.get(model_id).confidence_threshold
+    info(f"model {model_id}: routing {state.lower()} (texts below confidence {threshold} go to the labeling pool)")
+
+
 app.command("compare")(compare)

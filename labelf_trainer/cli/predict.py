@@ -7,14 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ..data import read_items
 from ..exceptions import DataError
-from ..io_utils import write_records
-from ..langid import detect_languages
-from ..predict import check_label_filter, check_texts, rank, routing_band
-from ..progress import progress_bar
-from ..project import Project
-from ..registry import parse_model_ref
+from ..loop.project import Project
+from ..registry.records import parse_model_ref
 from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, print_table
 
 BATCH = 256
@@ -38,6 +33,12 @@ def predict(
       labelf predict 1 "I was charged twice this month" --max-predictions 3
       labelf predict 1 --input calls.csv --output predictions.jsonl
     """
+    from ..data import read_items
+    from ..embeddings.langid import detect_languages
+    from ..io_utils import write_records
+    from ..predict import check_label_filter, check_texts, rank, routing_band
+    from ..progress import progress_bar
+
     check_format(fmt)
     if bool(texts) == bool(input):
         raise DataError("give either TEXT arguments or --input FILE (exactly one of them)")

@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..config import load_config
-from ..io_utils import atomic_writer
-from ..project import POINTER_FILE, ImportResult, Project
+from ..loop.project import POINTER_FILE, ImportResult, Project
 from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, print_table
 
 
@@ -25,12 +23,12 @@ def _report(r: ImportResult) -> None:
 
 def _warn_language_mismatch(project: Project, sample: int = 300) -> None:
     """Say so when the pool mixes languages but the encoder only understands English."""
+    from ..embeddings.langid import UNKNOWN, detect_languages
     from ..embeddings.resolve import is_multilingual
-    from ..langid import UNKNOWN, detect_languages
 
     if is_multilingual(project.config.encoder):
         return
-    texts = [r["text"] for r in project.ws.query("SELECT text FROM items ORDER BY random() LIMIT ?", [sample])]
+    texts = project.ws.items.sample_texts(sample)
     langs = [lang for lang in detect_languages(texts) if lang != UNKNOWN]
     other = sum(lang != "en" for lang in langs)
     if langs and other / len(langs) >= 0.05:
@@ -44,6 +42,9 @@ def init(config: Annotated[Path, typer.Argument(help="Project config YAML (see c
 
     Example: labelf init configs/telecom.yaml
     """
+    from ..config import load_config
+    from ..io_utils import atomic_writer
+
     cfg = load_config(config)
     with Project.open(cfg, create=True) as project:
         for src in cfg.data:
@@ -51,8 +52,8 @@ def init(config: Annotated[Path, typer.Argument(help="Project config YAML (see c
         _warn_language_mismatch(project)
         model_id, version, changed = project.ensure_zero_shot()
         with atomic_writer(POINTER_FILE) as fh:
-            fh.write(str(Path(config).resolve()) + "\n")
-        info(f"workspace: {cfg.workspace_dir}  ({project.ws.count_items()} texts in the pool)")
+            fh.write(str(Path(config).absolute()) + "\n")
+        info(f"workspace: {cfg.workspace_dir}  ({project.ws.items.count()} texts in the pool)")
         info(f"zero-shot model {model_id} v{version} {'deployed' if changed else 'unchanged'}; "
              f"active model: {project.registry.active_model_id()}")
         typer.echo(model_id)
@@ -80,13 +81,12 @@ def status(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
     check_format(fmt)
     with Project.open(config) as project:
         ws = project.ws
-        pending = ws.query("SELECT COUNT(DISTINCT item_id) AS n FROM batch_items WHERE status = 'pending'")[0]["n"]
         summary = {
             "project": project.config.project,
             "workspace": str(ws.root),
-            "texts": ws.count_items(),
-            "labeled_texts": len(ws.labeled()),
-            "pending_suggestions": pending,
+            "texts": ws.items.count(),
+            "labeled_texts": len(ws.annotations.labeled()),
+            "pending_suggestions": len(ws.batches.pending_item_ids()),
             "models": len(project.registry.list()),
             "active_model_id": project.registry.active_model_id(),
         }

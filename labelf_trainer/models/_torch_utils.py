@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
-import os
 import sys
 import warnings
 from collections.abc import Iterator
 
-from ..embeddings import FROZEN_ONLY, resolve_encoder_name
+from ..embeddings.backends import FROZEN_ONLY
+from ..embeddings.quiet import quiet_hf
+from ..embeddings.resolve import resolve_encoder_name
 from ..exceptions import EncoderError
+from .specs import model_types
 
-__all__ = ["state_fingerprint", "trainable_base", "quiet_hf", "torch_runtime", "training_progress", "pick_device",
-           "TRAINABLE_TYPES"]
-
-#: model types each kind of encoder supports (named in the frozen-only error)
-FROZEN_TYPES = ("zero-shot", "embedding-head")
-TRAINABLE_TYPES = ("zero-shot", "embedding-head", "setfit", "fine-tuned")
+__all__ = ["state_fingerprint", "trainable_base", "quiet_hf", "torch_runtime", "training_progress", "pick_device"]
 
 
 def state_fingerprint(module) -> str:  # noqa: ANN001 - torch.nn.Module
@@ -38,7 +34,8 @@ def trainable_base(base: str, model_type: str) -> tuple[str, str]:
     backend, target, prefix = resolve_encoder_name(base)
     if backend in FROZEN_ONLY:
         raise EncoderError(
-            f"encoder {base!r} ({backend}) is frozen-only: it supports model types {' and '.join(FROZEN_TYPES)}, "
+            f"encoder {base!r} ({backend}) is frozen-only: it supports model types "
+            f"{' and '.join(model_types(frozen_encoder=True))}, "
             f"not {model_type}; pass a sentence-transformers / transformers model with --base (e.g. minilm, "
             "multilingual-minilm or a Hugging Face id)")
     return target, prefix
@@ -51,21 +48,6 @@ def pick_device(device: str | None) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def quiet_hf() -> None:
-    """No info logs, tracker integrations or tokenizer fork warnings from transformers/setfit."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("WANDB_DISABLED", "true")
-    for name in ("setfit", "sentence_transformers", "transformers"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover
-        pass
 
 
 @contextlib.contextmanager

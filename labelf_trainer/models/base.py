@@ -16,13 +16,36 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..embeddings import Embedder, Encoder, load_encoder
+from ..embeddings.base import Encoder
+from ..embeddings.embedder import Embedder
+from ..embeddings.resolve import load_encoder
 from ..exceptions import ModelError, ModelMismatchError
+from .args import ModelArgs
 
-__all__ = ["TextClassifier", "FrozenEncoderClassifier", "META_FILE", "read_meta", "check_fitted"]
+__all__ = ["TextClassifier", "FrozenEncoderClassifier", "META_FILE", "read_meta", "check_fitted", "softmax",
+           "sigmoid", "make_args"]
 
 META_FILE = "labelf_model.json"
 FORMAT_VERSION = 1
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax (numerically stable)."""
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Element-wise logistic function (overflow-free)."""
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64)))
+
+
+def make_args(cls: type[ModelArgs], args: ModelArgs | None, hyper: dict[str, Any], model_type: str) -> ModelArgs:
+    """A model's hyperparameters: ``args`` (or the defaults) updated with keyword ``hyper``, validated."""
+    base = args.to_dict() if args is not None else {}
+    return cls.from_dict({**base, **hyper}, model_type=model_type)
 
 
 def check_fitted(model: "TextClassifier") -> None:
@@ -48,10 +71,26 @@ class TextClassifier(ABC):
 
     model_type: ClassVar[str] = "base"
     classes_: list[str] | None = None
+    args: ModelArgs | None = None
 
     def __init__(self, *, multi_label: bool = False, threshold: float = 0.5) -> None:
         self.multi_label = multi_label
         self.threshold = threshold
+
+    @classmethod
+    def for_training(cls, *, encoder: str, labels: Sequence[str], multi_label: bool, args: ModelArgs | None,
+                     seed: int, progress: bool = True, cache_dir: Path | None = None) -> "TextClassifier":
+        """An unfitted model as ``labelf train`` builds it (trainable types override this)."""
+        raise ModelError(f"{cls.model_type} models are not trained with `labelf train`")
+
+    def get_params(self) -> dict[str, Any]:
+        """Everything needed to build the same unfitted model again (stored with each version)."""
+        return {**self._own_params(), **(self.args.to_dict() if self.args is not None else {}),
+                "multi_label": self.multi_label, "threshold": self.threshold}
+
+    def _own_params(self) -> dict[str, Any]:
+        """The type's constructor arguments besides its args dataclass (encoder or base, seed...)."""
+        return {}
 
     @abstractmethod
     def fit(self, texts: Sequence[str], y: Sequence[Any]) -> "TextClassifier":
@@ -122,6 +161,14 @@ class FrozenEncoderClassifier(TextClassifier):
     @property
     def encoder_fingerprint(self) -> str:
         return self.encoder_.fingerprint
+
+    @classmethod
+    def for_training(cls, *, encoder: str, labels: Sequence[str], multi_label: bool, args: ModelArgs | None,
+                     seed: int, progress: bool = True, cache_dir: Path | None = None) -> "FrozenEncoderClassifier":
+        """An unfitted model as ``labelf train`` builds it: on ``encoder``, embedding through ``cache_dir``."""
+        model = cls(encoder=encoder, labels=labels, multi_label=multi_label, args=args,  # type: ignore[call-arg]
+                    random_state=seed)
+        return model.use_cache(cache_dir, progress=progress)
 
     def use_cache(self, cache_root: Path | None, progress: bool = True) -> "FrozenEncoderClassifier":
         """Embed through the on-disk cache at ``cache_root`` (a workspace's ``cache/``)."""

@@ -19,14 +19,11 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from ..exceptions import ModelError
-from .base import FrozenEncoderClassifier, check_fitted
+from .args import DEFAULT_C, HeadArgs
+from .base import FrozenEncoderClassifier, check_fitted, make_args, sigmoid, softmax
 
 __all__ = ["EmbeddingHeadClassifier", "LogisticHead", "resolve_classes", "encode_targets", "DEFAULT_C"]
 
-#: Inverse regularisation of the logistic head. Unit-norm sentence embeddings need weak regularisation; of
-#: {1, 10, 100} on Banking77 10/class, SST-5 64/class and TREC 10/class (all-MiniLM-L6-v2, benchmarks/train.py
-#: --hyper '{"C": ...}'), 10 is within 1.8 points of the best on each; 1 and 100 each lose 3-6 somewhere.
-DEFAULT_C = 10.0
 #: Logit given to a label that had no training examples: far below every trained label (score ~1e-9).
 ABSENT_MARGIN = 20.0
 HEAD_FILE = "head.safetensors"
@@ -72,16 +69,6 @@ def encode_targets(y: Sequence[Any], classes: Sequence[str], multi_label: bool) 
                 Y[r, index[lab]] = 1
         return Y
     return np.array([index[_as_single(v)] for v in y], dtype=np.int64)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free
 
 
 @dataclass
@@ -135,7 +122,7 @@ class LogisticHead:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         z = self.decision_function(X)
-        return _sigmoid(z) if self.multi_label else _softmax(z)
+        return sigmoid(z) if self.multi_label else softmax(z)
 
     def save(self, file: Path) -> None:
         save_file({"coef": np.ascontiguousarray(self.coef), "intercept": np.ascontiguousarray(self.intercept)},
@@ -163,12 +150,11 @@ class EmbeddingHeadClassifier(FrozenEncoderClassifier):
     model_type = "embedding-head"
 
     def __init__(self, *, encoder: str = "minilm", labels: Sequence[str] | None = None, multi_label: bool = False,
-                 threshold: float = 0.5, C: float = DEFAULT_C, max_iter: int = 2000,
-                 random_state: int | None = 42) -> None:
+                 threshold: float = 0.5, args: HeadArgs | None = None, random_state: int | None = 42,
+                 **hyper: Any) -> None:
         super().__init__(encoder=encoder, multi_label=multi_label, threshold=threshold)
         self.labels = labels
-        self.C = C
-        self.max_iter = max_iter
+        self.args = make_args(HeadArgs, args, hyper, self.model_type)
         self.random_state = random_state
 
     def fit(self, texts: Sequence[str], y: Sequence[Any]) -> "EmbeddingHeadClassifier":
@@ -180,8 +166,8 @@ class EmbeddingHeadClassifier(FrozenEncoderClassifier):
         """Fit the head on precomputed embeddings of this model's encoder."""
         classes = resolve_classes(y, self.labels, self.multi_label)
         targets = encode_targets(y, classes, self.multi_label)
-        self.head_ = LogisticHead.fit(X, targets, len(classes), multi_label=self.multi_label, C=self.C,
-                                      max_iter=self.max_iter, random_state=self.random_state)
+        self.head_ = LogisticHead.fit(X, targets, len(classes), multi_label=self.multi_label, C=self.args.C,
+                                      max_iter=self.args.max_iter, random_state=self.random_state)
         self.classes_ = classes
         return self
 
@@ -189,9 +175,8 @@ class EmbeddingHeadClassifier(FrozenEncoderClassifier):
         check_fitted(self)
         return self.head_.predict_proba(X)
 
-    def get_params(self) -> dict[str, Any]:
-        return {"encoder": self.encoder, "C": self.C, "max_iter": self.max_iter, "random_state": self.random_state,
-                "multi_label": self.multi_label, "threshold": self.threshold}
+    def _own_params(self) -> dict[str, Any]:
+        return {"encoder": self.encoder, "random_state": self.random_state}
 
     def _save(self, path: Path) -> dict[str, Any]:
         self.head_.save(path / HEAD_FILE)
@@ -201,8 +186,8 @@ class EmbeddingHeadClassifier(FrozenEncoderClassifier):
     def _load(cls, path: Path, meta: dict[str, Any]) -> "EmbeddingHeadClassifier":
         p = meta.get("params", {})
         model = cls(encoder=meta["encoder"], labels=meta["classes"], multi_label=meta["multi_label"],
-                    threshold=meta.get("threshold", 0.5), C=p.get("C", DEFAULT_C),
-                    max_iter=p.get("max_iter", 2000), random_state=p.get("random_state"))
+                    threshold=meta.get("threshold", 0.5), random_state=p.get("random_state"),
+                    args=HeadArgs(C=p.get("C", DEFAULT_C), max_iter=p.get("max_iter", 2000)))
         model._check_encoder(meta, path)
         model.head_ = LogisticHead.load(path / HEAD_FILE, len(meta["classes"]), meta["multi_label"])
         model.classes_ = list(meta["classes"])

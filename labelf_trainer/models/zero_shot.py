@@ -12,7 +12,7 @@ from safetensors.numpy import load_file, save_file
 from ..config import LabelSpec
 from ..embeddings import normalize
 from ..exceptions import ModelError
-from .base import FrozenEncoderClassifier, check_fitted
+from .base import FrozenEncoderClassifier, check_fitted, sigmoid, softmax
 
 __all__ = ["ZeroShotClassifier", "softmax", "sigmoid", "DEFAULT_TEMPERATURE", "DEFAULT_MULTI_BIAS"]
 
@@ -22,16 +22,6 @@ __all__ = ["ZeroShotClassifier", "softmax", "sigmoid", "DEFAULT_TEMPERATURE", "D
 DEFAULT_TEMPERATURE = 0.04
 #: Multi-label: similarity at which a label's independent score is 0.5.
 DEFAULT_MULTI_BIAS = 0.35
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
 
 
 class ZeroShotClassifier(FrozenEncoderClassifier):
@@ -55,6 +45,9 @@ class ZeroShotClassifier(FrozenEncoderClassifier):
         self.labels = list(labels)
         self.temperature = temperature
         self.bias = bias
+
+    def _own_params(self) -> dict[str, Any]:
+        return {"encoder": self.encoder, "temperature": self.temperature, "bias": self.bias}
 
     def fit(self, texts: Sequence[str] | None = None, y: Sequence[Any] | None = None) -> "ZeroShotClassifier":
         """Embed the label descriptions and examples; ``texts``/``y``, if given, calibrate the temperature."""

@@ -29,13 +29,14 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..project import Project
+from ..loop.project import Project
 from .classify import ClassifyService
 from .deps import require_api_key
 from .errors import install_error_handlers
 from .keys import ApiKeyStore
 from .manager import ModelManager
 from .metrics import ServiceMetrics
+from . import ml_backend
 from .routes import classify, inference, models, ops
 from .settings import ServiceSettings
 
@@ -125,17 +126,6 @@ class RequestContext:
         await send({"type": "http.response.body", "body": raw})
 
 
-def _ml_backend_router():  # noqa: ANN202
-    try:
-        from ..connectors.ml_backend import router
-    except ImportError:
-        return None
-    except Exception:  # noqa: BLE001 - a broken optional module must not stop the service
-        log.exception("connectors.ml_backend could not be imported; /ml-backend is not mounted")
-        return None
-    return router
-
-
 def create_app(project: Project | str | Path | None = None, *, settings: ServiceSettings | None = None) -> FastAPI:
     """The service for a project (an open :class:`Project`, a config path, or None for config discovery).
 
@@ -183,9 +173,7 @@ def create_app(project: Project | str | Path | None = None, *, settings: Service
     app.include_router(models.router, dependencies=auth)
     app.include_router(inference.router, dependencies=auth)
     app.include_router(classify.router, dependencies=auth)
-    ml = _ml_backend_router()
-    if ml is not None:
-        app.include_router(ml, prefix="/ml-backend", tags=["label-studio"], dependencies=auth)
+    app.include_router(ml_backend.router, prefix="/ml-backend", tags=["label-studio"], dependencies=auth)
     app.add_middleware(RequestContext, metrics=metrics)
     return app
 

@@ -26,11 +26,12 @@ import numpy as np
 
 from ..config import LabelSpec
 from ..embeddings import load_encoder
-from ..embeddings.backends import SentenceTransformerEncoder, StaticEncoder
+from ..embeddings.backends.sentence_transformers import SentenceTransformerEncoder
+from ..embeddings.backends.static import StaticEncoder
 from ..exceptions import ModelNotFoundError
-from ..models import ZeroShotClassifier
+from ..models.zero_shot import ZeroShotClassifier
 from ..models.zero_shot import DEFAULT_MULTI_BIAS, DEFAULT_TEMPERATURE, sigmoid
-from ..project import Project
+from ..loop.project import Project
 from .manager import ModelManager, ServedModel
 from .schemas import ClassifyRequest
 

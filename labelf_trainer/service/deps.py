@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..project import Project
+from ..loop.project import Project
 from .classify import ClassifyService
 from .errors import ApiError
 from .keys import ApiKey, ApiKeyStore

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..models import FrozenEncoderClassifier
+from ..models.base import FrozenEncoderClassifier
 from .manager import ServedModel
 
 __all__ = ["predict_models", "group_by_encoder"]

@@ -13,10 +13,11 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from ..exceptions import LabelfError, ModelError, ModelNotFoundError
-from ..models import FrozenEncoderClassifier, TextClassifier
-from ..project import Project
+from ..loop.project import Project
+from ..models.base import FrozenEncoderClassifier, TextClassifier
 from ..registry import ModelRecord
 
 __all__ = ["ServedModel", "ModelManager", "ModelNotDeployedError", "ModelUnavailableError"]
@@ -58,8 +59,9 @@ class ServedModel:
         return self.model.encoder_fingerprint if isinstance(self.model, FrozenEncoderClassifier) else None
 
 
-def _state(rec_row) -> tuple:  # noqa: ANN001 - sqlite3.Row
-    return rec_row["deployed_version"], rec_row["routing"], rec_row["confidence_threshold"], rec_row["name"]
+def _state(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What, in a model's row, makes a served copy stale."""
+    return row["deployed_version"], int(row["routing"]), row["confidence_threshold"], row["name"]
 
 
 class ModelManager:
@@ -208,9 +210,7 @@ class ModelManager:
             return
         try:
             self._last_check = time.monotonic()
-            rows = self.project.ws.query(
-                "SELECT id, deployed_version, routing, confidence_threshold, name FROM models")
-            current = {r["id"]: r for r in rows}
+            current = self.project.ws.models.deployments()
             for model_id in list(self._models):
                 row = current.get(model_id)
                 if row is None or row["deployed_version"] is None:
@@ -234,7 +234,7 @@ class ModelManager:
         finally:
             self._refresh_lock.release()
 
-    def _update(self, model_id: int, row) -> None:  # noqa: ANN001
+    def _update(self, model_id: int, row: dict[str, Any]) -> None:
         old = self._models[model_id]
         rec = self.project.registry.get(model_id)
         if row["deployed_version"] == old.version:

@@ -27,10 +27,10 @@ from typing import Literal
 import numpy as np
 
 from ..embeddings import Embedder, normalize
-from ..embeddings.backends import SentenceTransformerEncoder
+from ..embeddings.backends.sentence_transformers import SentenceTransformerEncoder
 from ..embeddings.base import Encoder
 from ..exceptions import EncoderError
-from ..models import FrozenEncoderClassifier, TextClassifier
+from ..models.base import FrozenEncoderClassifier, TextClassifier
 
 __all__ = ["Runtime", "RUNTIMES", "OnnxEncoder", "onnx_encoder", "accelerate"]
 

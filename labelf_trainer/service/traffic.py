@@ -13,16 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..exceptions import ModelNotFoundError
+from ..loop.pool import TRAFFIC_ORIGIN
+from ..loop.project import Project
 from ..predict import routing_band
-from ..project import Project
-from ..store import Workspace
 from ..types import Item, stable_id, text_hash
 from .manager import ServedModel
 
-__all__ = ["route_low_confidence", "low_confidence", "set_routing", "TRAFFIC_ORIGIN"]
-
-TRAFFIC_ORIGIN = "traffic"
+__all__ = ["route_low_confidence", "low_confidence", "TRAFFIC_ORIGIN"]
 log = logging.getLogger("labelf.service")
 
 
@@ -45,21 +42,13 @@ def route_low_confidence(project: Project, served: ServedModel, texts: Sequence[
     if not picked:
         return 0
     hashes = [text_hash(texts[i]) for i, _, _ in picked]
-    q = f"SELECT hash FROM items WHERE hash IN ({','.join('?' * len(hashes))})"
-    known = {r["hash"] for r in project.ws.query(q, hashes)}
+    known = project.ws.items.known_hashes(hashes)
     items = [Item(id=stable_id(texts[i]), text=texts[i], source=f"api:model-{served.id}",
                   meta={"request_id": request_id, "model_id": served.id, "model_version": served.version,
                         "predicted": label, "confidence": conf, "band": "human"})
              for (i, conf, label), h in zip(picked, hashes) if h not in known]
     if not items:
         return 0
-    added, _ = project.ws.add_items(items, origin=TRAFFIC_ORIGIN)
+    added, _ = project.ws.items.add(items, origin=TRAFFIC_ORIGIN)
     log.info("request %s: %d low-confidence text(s) of model %s stored for labeling", request_id, added, served.id)
     return added
-
-
-def set_routing(ws: Workspace, model_id: int, on: bool) -> None:
-    """Turn routing of low-confidence traffic to the labeling pool on or off for one model."""
-    with ws.transaction() as c:
-        if c.execute("UPDATE models SET routing = ? WHERE id = ?", (int(on), int(model_id))).rowcount == 0:
-            raise ModelNotFoundError(f"no model with id {model_id}")

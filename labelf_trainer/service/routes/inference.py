@@ -16,7 +16,7 @@ import numpy as np
 from fastapi import APIRouter, BackgroundTasks, Body, Path, Request
 
 from ...exceptions import ModelNotFoundError
-from ...langid import dominant_language
+from ...embeddings.langid import dominant_language
 from ...predict import rank
 from ..deps import ExecutorDep, ManagerDep, MetricsDep, SettingsDep, request_id
 from ..engine import predict_models

@@ -20,15 +20,21 @@ misdetected texts are no market); ``unknown`` (too short to tell) is never adapt
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .embeddings.resolve import is_multilingual
-from .exceptions import ModelError
-from .langid import UNKNOWN, pool_languages
+from ..config import ProjectConfig
+from ..embeddings.langid import UNKNOWN, pool_languages
+from ..embeddings.resolve import is_multilingual
+from ..exceptions import ModelError
+from ..models.specs import model_spec
+
+if TYPE_CHECKING:
+    from ..models.base import FrozenEncoderClassifier
+    from .project import Project
 
 __all__ = ["AdaptationPlan", "plan_adaptation", "pseudo_labels", "fit_adapted", "adaptation_mode", "adaptation_pool",
            "ROUNDS", "FRACTION", "LABELS_PER_CLASS", "MIN_GROUP", "MIN_SHARE", "MAX_PER_LANGUAGE"]
@@ -138,7 +144,7 @@ def fit_adapted(model: Any, X: np.ndarray, y: Sequence[str], groups: dict[str, n
     return used
 
 
-def adaptation_mode(requested: str | bool | None, model_type: str, encoder: str, cfg: Any
+def adaptation_mode(requested: str | bool | None, model_type: str, encoder: str, cfg: ProjectConfig
                     ) -> tuple[str, str | None]:
     """(mode, why adaptation does not run or None) for a training run; ``requested`` None means the config's.
 
@@ -149,7 +155,8 @@ def adaptation_mode(requested: str | bool | None, model_type: str, encoder: str,
     mode = {True: "on", False: "off"}.get(mode, mode) if isinstance(mode, bool) else str(mode)
     if mode not in ("auto", "on", "off"):
         raise ModelError(f"language adaptation must be auto, on or off, not {mode!r}")
-    applicable = model_type == "embedding-head" and not cfg.multi_label
+    spec = model_spec(model_type)
+    applicable = spec.trainable and spec.frozen_encoder and not cfg.multi_label
     if mode == "on" and not applicable:
         raise ModelError("language adaptation applies to single-label embedding-head models, not "
                          f"{'multi-label ' if cfg.multi_label else ''}{model_type}")
@@ -162,15 +169,16 @@ def adaptation_mode(requested: str | bool | None, model_type: str, encoder: str,
     return mode, None
 
 
-def adaptation_pool(project: Any, labeled_texts: Sequence[str], exclude: set[str], make_model: Any, seed: int,
-                    log: Any = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def adaptation_pool(project: "Project", labeled_texts: Sequence[str], exclude: set[str],
+                    make_model: Callable[[], "FrozenEncoderClassifier"], seed: int,
+                    log: Callable[[str], None] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Embeddings of the project's unlabeled texts of each language to adapt, and what was decided (for params).
 
     Texts in ``exclude`` (the labeled ones, an evaluation file's) are never in the pool; ``make_model()`` gives a
     frozen-encoder model whose ``embed`` goes through the workspace cache.
     """
     cache = project.ws.cache_dir
-    texts = list(dict.fromkeys(it.text for it in project.ws.items() if it.text not in exclude))
+    texts = list(dict.fromkeys(it.text for it in project.ws.items.all() if it.text not in exclude))
     plan = plan_adaptation(pool_languages(texts, cache), pool_languages(labeled_texts, cache),
                            len(project.config.label_names), seed=seed)
     if log is not None:

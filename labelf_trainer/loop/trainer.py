@@ -2,7 +2,7 @@
 
 Usage::
 
-    from labelf_trainer.training import train_and_register
+    from labelf_trainer.loop.trainer import train_and_register
     result = train_and_register(project, "embedding-head", deploy=True)
     result.model_id, result.version, result.metrics["accuracy"]
 
@@ -14,43 +14,29 @@ the version is written atomically, so Ctrl-C at any point leaves the registry as
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .evaluation import evaluate_scores
-from .evaluation.splits import SplitPlan, plan_split
-from .exceptions import DataError, ModelError, UnknownLabelError
-from .language_adaptation import adaptation_mode, adaptation_pool, fit_adapted
-from .models import TextClassifier, model_class
+from ..config import Thresholds
+from ..evaluation import evaluate_scores
+from ..evaluation.splits import SplitPlan, plan_split
+from ..exceptions import DataError, ModelError
+from ..models.base import FrozenEncoderClassifier, TextClassifier
+from ..models.specs import model_spec, model_types
+from .adaptation import adaptation_mode, adaptation_pool, fit_adapted
+from .labels import TrainingData, labeled_data
 
-__all__ = ["TrainResult", "TrainingData", "train_and_register", "build_model", "labeled_data", "read_eval_file",
-           "fit_and_evaluate", "MODEL_TYPES_TRAINABLE"]
+if TYPE_CHECKING:
+    from .project import Project
 
-MODEL_TYPES_TRAINABLE = ("embedding-head", "setfit", "fine-tuned")
-#: constructor arguments set by training itself, not user hyperparameters
-INTERNAL_PARAMS = {"encoder", "base", "random_state", "show_progress"}
+__all__ = ["TrainResult", "train_and_register", "build_model", "fit_and_evaluate"]
 
-
-@dataclass
-class TrainingData:
-    """Texts and their labels: one label per text (single-label) or a tuple of labels (multi-label)."""
-
-    texts: list[str]
-    labels: list[Any]
-    ids: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def subset(self, idx: np.ndarray) -> "TrainingData":
-        return TrainingData([self.texts[i] for i in idx], [self.labels[i] for i in idx],
-                            [self.ids[i] for i in idx] if self.ids else [])
+Log = Callable[[str], None]
 
 
 @dataclass
@@ -76,121 +62,55 @@ class TrainResult:
                 "seconds": round(self.seconds, 2)}
 
 
-# -- data ------------------------------------------------------------------------------------------------------
-def _check_labels(labels: Sequence[Any], known: Sequence[str], multi_label: bool, where: str) -> list[Any]:
-    """Normalise to a label (single) or tuple (multi); refuse unknown labels and multi labels on single tasks."""
-    known_set = set(known)
-    out, unknown = [], set()
-    for v in labels:
-        tup = (v,) if isinstance(v, str) else tuple(v)
-        unknown.update(lab for lab in tup if lab not in known_set)
-        if multi_label:
-            out.append(tuple(sorted(tup)))
-        else:
-            if len(tup) != 1:
-                raise DataError(f"{where}: single-label project, but an item has {len(tup)} labels {list(tup)}; "
-                                "fix the annotation or set task: multi-label")
-            out.append(tup[0])
-    if unknown:
-        raise UnknownLabelError(sorted(unknown), list(known), where)
-    return out
-
-
-def labeled_data(project: Any) -> TrainingData:
-    """The workspace's effective annotations as training data (items annotated with no label are skipped
-    for single-label projects; for multi-label "no label applies" is a valid answer)."""
-    cfg = project.config
-    labeled = project.ws.labeled()
-    items = {it.id: it for it in project.ws.items(ids=list(labeled))}
-    ids, texts, labels = [], [], []
-    for item_id, labs in labeled.items():
-        if item_id not in items or (not labs and not cfg.multi_label):
-            continue
-        ids.append(item_id)
-        texts.append(items[item_id].text)
-        labels.append(labs)
-    labels = _check_labels(labels, cfg.label_names, cfg.multi_label, "workspace annotations")
-    return TrainingData(texts, labels, ids)
-
-
-def read_eval_file(path: str | Path, project: Any, *, text_column: str = "text",
-                   label_column: str = "label") -> TrainingData:
-    """A labeled evaluation file (CSV/JSONL/Parquet); labels '|'-separated or a JSON list for multi-label."""
-    from .data import read_items
-
-    items = read_items(path, text_column=text_column, label_column=label_column, long_texts="truncate").items
-    cfg = project.config if hasattr(project, "config") else project
-    rows = [it for it in items if it.gold or cfg.multi_label]
-    if not rows:
-        raise DataError(f"{path}: no labeled rows (column {label_column!r} is empty everywhere)")
-    labels = _check_labels([it.gold or () for it in rows], cfg.label_names, cfg.multi_label, str(path))
-    return TrainingData([it.text for it in rows], labels, [it.id for it in rows])
-
-
 # -- models ----------------------------------------------------------------------------------------------------
 def build_model(model_type: str, *, labels: Sequence[str], multi_label: bool, encoder: str, seed: int,
                 progress: bool = True, cache_dir: Path | None = None, **hyper: Any) -> TextClassifier:
-    """An unfitted model of ``model_type``; unknown hyperparameters are an error listing the accepted ones.
+    """An unfitted model of ``model_type``; unknown or out-of-range hyperparameters are an error naming them.
 
-    setfit and fine-tuned refuse a frozen-only encoder here, before any work is done.
+    Types that train the encoder refuse a frozen-only encoder here, before any work is done.
     """
-    if model_type not in MODEL_TYPES_TRAINABLE:
-        raise ModelError(f"cannot train a {model_type!r} model; trainable types: {', '.join(MODEL_TYPES_TRAINABLE)}")
-    cls = model_class(model_type)
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "labels", "multi_label"}
-    hyper = {k: v for k, v in hyper.items() if v is not None}
-    bad = sorted(set(hyper) - accepted)
-    if bad:
-        raise ModelError(f"{model_type} does not take hyperparameter(s) {', '.join(bad)}; "
-                         f"it takes: {', '.join(sorted(accepted - INTERNAL_PARAMS))}")
-    kwargs: dict[str, Any] = {"labels": list(labels), "multi_label": multi_label, "random_state": seed, **hyper}
-    if model_type == "embedding-head":
-        kwargs["encoder"] = encoder
-        model = cls(**kwargs)
-        model.use_cache(cache_dir, progress=progress)  # type: ignore[attr-defined]
-        return model
-    from .models._torch_utils import trainable_base
-
-    trainable_base(encoder, model_type)  # frozen-only encoders are refused with the supported types named
-    kwargs["base"] = encoder
-    if "show_progress" in accepted:
-        kwargs["show_progress"] = progress
-    return cls(**kwargs)
+    spec = model_spec(model_type)
+    if not spec.trainable:
+        raise ModelError(f"cannot train a {model_type!r} model; trainable types: "
+                         f"{', '.join(model_types(trainable=True))}")
+    args = spec.make_args(hyper)
+    return spec.load_class().for_training(encoder=encoder, labels=list(labels), multi_label=multi_label,
+                                          args=args, seed=seed, progress=progress, cache_dir=cache_dir)
 
 
 def _predict(model: TextClassifier, texts: list[str], X: np.ndarray | None) -> np.ndarray:
-    if X is not None and hasattr(model, "predict_proba_embeddings"):
-        return model.predict_proba_embeddings(X)  # type: ignore[attr-defined]
+    if X is not None and isinstance(model, FrozenEncoderClassifier):
+        return model.predict_proba_embeddings(X)
     return model.predict_proba(texts)
 
 
-def fit_and_evaluate(make_model: Any, data: TrainingData, *, multi_label: bool, classes: Sequence[str],
-                     eval_split: float, seed: int, eval_data: TrainingData | None = None,
-                     thresholds: Any = None, model_threshold: float | None = None, max_folds: int = 5,
-                     log: Any = None, adapt: dict[str, np.ndarray] | None = None
+def fit_and_evaluate(make_model: Callable[[], TextClassifier], data: TrainingData, *, multi_label: bool,
+                     classes: Sequence[str], eval_split: float, seed: int, eval_data: TrainingData | None = None,
+                     thresholds: Thresholds | None = None, model_threshold: float | None = None,
+                     max_folds: int = 5, log: Log | None = None, adapt: dict[str, np.ndarray] | None = None
                      ) -> tuple[TextClassifier, dict[str, Any], int]:
     """Train and evaluate. Returns (final model, metrics, number of training examples of the final model).
 
     ``make_model()`` returns a fresh unfitted model. With ``eval_data`` the model is trained on all of ``data``
     and evaluated on it; otherwise :func:`plan_split` chooses a hold-out or k-fold. ``adapt`` (embeddings of
-    unlabeled texts per language, see :mod:`.language_adaptation`) self-trains every fit of a frozen-encoder model.
+    unlabeled texts per language, see :mod:`.adaptation`) self-trains every fit of a frozen-encoder model.
     """
     say = log or (lambda msg: None)
     first = make_model()
-    X = first.embed(data.texts) if hasattr(first, "fit_embeddings") else None  # frozen: embed once (cached)
+    X = first.embed(data.texts) if isinstance(first, FrozenEncoderClassifier) else None  # embed once (cached)
     pseudo: dict[str, int] = {}
 
     def _fit(model: TextClassifier, data: TrainingData, X: np.ndarray | None) -> TextClassifier:
-        if X is not None and adapt:
+        if X is None or not isinstance(model, FrozenEncoderClassifier):
+            return model.fit(data.texts, data.labels)
+        if adapt:
             pseudo.update(fit_adapted(model, X, data.labels, adapt))
             return model
-        if X is not None and hasattr(model, "fit_embeddings"):
-            return model.fit_embeddings(X, data.labels)  # type: ignore[attr-defined]
-        return model.fit(data.texts, data.labels)
+        return model.fit_embeddings(X, data.labels)
 
     def evaluate(proba: np.ndarray, ev: TrainingData) -> dict[str, Any]:
         return evaluate_scores(proba, ev.labels, classes, multi_label=multi_label, texts=ev.texts,
-                               threshold=getattr(first, "threshold", 0.5), thresholds=thresholds,
+                               threshold=first.threshold, thresholds=thresholds,
                                model_threshold=model_threshold)
 
     if eval_data is not None:
@@ -233,7 +153,7 @@ def fit_and_evaluate(make_model: Any, data: TrainingData, *, multi_label: bool, 
 
 
 # -- the entry point -------------------------------------------------------------------------------------------
-def _find_model_id(project: Any, model_type: str, name: str) -> int | None:
+def _find_model_id(project: "Project", model_type: str, name: str) -> int | None:
     labels = project.config.label_names
     for rec in reversed(project.registry.list()):
         if rec.type == model_type and rec.labels == labels and rec.name == name \
@@ -242,10 +162,10 @@ def _find_model_id(project: Any, model_type: str, name: str) -> int | None:
     return None
 
 
-def train_and_register(project: Any, model_type: str | None = "embedding-head", deploy: bool = True,
+def train_and_register(project: "Project", model_type: str | None = "embedding-head", deploy: bool = True,
                        eval_split: float | None = None, seed: int | None = None, progress: bool = True, *,
                        base: str | None = None, eval_data: TrainingData | None = None, name: str | None = None,
-                       model_id: int | None = None, data: TrainingData | None = None, log: Any = None,
+                       model_id: int | None = None, data: TrainingData | None = None, log: Log | None = None,
                        language_adaptation: str | bool | None = None, **hyper: Any) -> TrainResult:
     """Train ``model_type`` on the project's annotations, evaluate it, and register it as a new version.
 
@@ -253,7 +173,7 @@ def train_and_register(project: Any, model_type: str | None = "embedding-head", 
     the first time). ``deploy`` makes it the deployed version and the project's active model. Hyperparameters and
     the seed are recorded with the version. ``base`` overrides the config's encoder. ``language_adaptation``
     (``auto``, ``on`` or ``off``; default: ``training.language_adaptation``) self-trains a single-label
-    embedding-head on the unlabeled texts of languages that have few labels (:mod:`.language_adaptation`).
+    embedding-head on the unlabeled texts of languages that have few labels (:mod:`.adaptation`).
     """
     t0 = time.perf_counter()
     cfg = project.config
@@ -290,12 +210,12 @@ def train_and_register(project: Any, model_type: str | None = "embedding-head", 
     model, metrics, n_train = fit_and_evaluate(
         make, data, multi_label=cfg.multi_label, classes=classes, eval_split=eval_split, seed=seed,
         eval_data=eval_data, thresholds=cfg.thresholds, model_threshold=threshold,
-        max_folds=5 if model_type == "embedding-head" else 3, log=log, adapt=adapt)
+        max_folds=5 if model_spec(model_type).frozen_encoder else 3, log=log, adapt=adapt)
     seconds = time.perf_counter() - t0
     metrics["train_seconds"] = round(seconds, 2)
     params = {"type": model_type, "encoder": encoder, "seed": seed, "eval_split": eval_split,
               "hyperparameters": {k: v for k, v in hyper.items() if v is not None},
-              "model_params": model.get_params() if hasattr(model, "get_params") else {},
+              "model_params": model.get_params(),
               "language_adaptation": adapt_params}
     name = name or f"{cfg.project} ({model_type})"
     reg = project.registry
@@ -307,9 +227,7 @@ def train_and_register(project: Any, model_type: str | None = "embedding-head", 
             version = reg.add_version(target, model, metrics=metrics, training_examples=n_train, params=params,
                                       deploy=deploy)
         except BaseException:  # no empty model entry left behind
-            with project.ws.transaction() as c:
-                c.execute("DELETE FROM models WHERE id = ? AND NOT EXISTS "
-                          "(SELECT 1 FROM model_versions WHERE model_id = ?)", (target, target))
+            reg.delete_if_empty(target)
             raise
     else:
         version = reg.add_version(target, model, metrics=metrics, training_examples=n_train, params=params,

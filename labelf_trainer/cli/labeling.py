@@ -1,27 +1,44 @@
-"""`labelf push`, `labelf pull`, `labelf labelstudio check|connect-ml`: work with a Label Studio server.
+"""`labelf push`, `labelf pull` (any connector), `labelf labelstudio check|connect-ml` (Label Studio).
 
-The server is ``label_studio.url`` of the config and the token is read from ``$LABEL_STUDIO_API_KEY`` (or the
-variable named by ``label_studio.token_env``). docs/label-studio.md shows how to start one next to the tool.
+The connector is ``labeling.connector`` of the config (``label-studio`` or ``folder``) unless ``--connector`` says
+otherwise. Label Studio's server is ``label_studio.url`` and its token is read from ``$LABEL_STUDIO_API_KEY`` (or the
+variable named by ``label_studio.token_env``); docs/label-studio.md shows how to start one next to the tool.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..data import read_items
 from ..exceptions import ConnectorError, DataError
-from ..project import Project
+from ..loop.project import Project
 from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, make_app, out
+
+if TYPE_CHECKING:
+    from ..connectors.base import Connector
 
 app = make_app("Label Studio: check the connection, connect the ML backend.")
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Label Studio URL (default: label_studio.url).")]
+ConnectorOpt = Annotated[str | None, typer.Option("--connector", help="label-studio or folder "
+                                                  "(default: labeling.connector).")]
+ChunkOpt = Annotated[int, typer.Option("--chunk-size", help="Tasks per import request (Label Studio).", min=1)]
 SHOWN_PAIRS = 20
-ChunkOpt = Annotated[int, typer.Option("--chunk-size", help="Tasks per import request.", min=1)]
+
+
+def _connector(project: Project, name: str | None, url: str | None, chunk_size: int | None = None) -> "Connector":
+    from ..connectors import make_connector
+
+    name = name or project.config.labeling.connector
+    options: dict[str, Any] = {}
+    if name == "label-studio":
+        options = {"url": url, **({"chunk_size": chunk_size} if chunk_size else {})}
+    elif url is not None:
+        raise DataError(f"--url applies to Label Studio, not to the {name} connector")
+    return make_connector(project, name, **options)
 
 
 def push(
@@ -32,72 +49,73 @@ def push(
     text_column: Annotated[str, typer.Option(help="Text column of BATCH_FILE (texts not in the pool are added).")]
     = "text",
     chunk_size: ChunkOpt = 100,
+    connector: ConnectorOpt = None,
     url: UrlOpt = None,
     config: ConfigOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
-    """Send suggestions to Label Studio as tasks with pre-annotations; pushing twice creates no duplicates.
+    """Send suggestions for labeling as tasks with pre-annotations; pushing twice creates no duplicates.
 
     Examples:
       labelf push                      # every pending suggestion
       labelf push --batch 3
       labelf push batch-3.csv
+      labelf push --connector folder   # as CSV files into labeling.folder
     """
-    check_format(fmt)
-    from ..connectors.label_studio import LabelStudioConnector, push_batch, push_pending
+    from ..connectors.tasks import batch_rows, item_rows
 
+    check_format(fmt)
     if batch_file is not None and batch is not None:
         raise DataError("give either BATCH_FILE or --batch, not both")
     with Project.open(config) as project:
+        conn = _connector(project, connector, url, chunk_size)
         if batch is not None:
-            result = push_batch(project, batch, url=url, chunk_size=chunk_size)
+            result = conn.push(batch_rows(project, batch), batch_id=batch)
         elif batch_file is not None:
-            ids = _file_item_ids(project, batch_file, id_column, text_column)
-            result = LabelStudioConnector(project, url=url).push_items(ids, chunk_size=chunk_size)
+            result = conn.push(item_rows(project, _file_item_ids(project, batch_file, id_column, text_column)))
         else:
-            result = push_pending(project, url=url, chunk_size=chunk_size)
+            result = conn.push(batch_rows(project, None))
     info(str(result))
     if fmt == "json":
-        emit_json({"project_id": result.project_id, "created": result.created,
-                   "already_there": result.already_there, "total": result.total, "batch_id": result.batch_id,
-                   "task_ids": result.task_ids})
+        emit_json(result.to_dict())
 
 
 def _file_item_ids(project: Project, path: Path, id_column: str, text_column: str) -> list[str]:
     """Item ids of a batch file: with a text column its rows (added to the pool if new), else its ids (which
     must be in the pool)."""
-    from ..data import read_frame, detect_format
+    from ..data import detect_format, read_frame, read_items, shown_columns
 
     frame = read_frame(path, detect_format(path))
     if text_column in frame.columns:
         report = read_items(path, text_column=text_column, id_column=id_column if id_column in frame.columns else None)
         if not report.items:
             raise DataError(f"{path}: no texts to push")
-        project.ws.add_items(report.items)
+        project.ws.items.add(report.items)
         return [it.id for it in report.items]
     if id_column not in frame.columns:
         raise DataError(f"{path}: needs an {id_column!r} or a {text_column!r} column; columns are: "
-                        f"{', '.join(map(str, frame.columns))}")
+                        f"{shown_columns(list(frame.columns))}")
     ids = [str(v).strip() for v in frame[id_column] if str(v).strip()]
-    known = {it.id for it in project.ws.items(ids)}
+    if not ids:
+        raise DataError(f"{path}: no ids to push")
+    known = {it.id for it in project.ws.items.get(ids)}
     unknown = [i for i in ids if i not in known]
     if unknown:
         raise DataError(f"{path}: id(s) not in the pool (add a {text_column!r} column to push new texts): "
                         f"{', '.join(unknown[:10])}")
-    if not ids:
-        raise DataError(f"{path}: no ids to push")
     return ids
 
 
 def pull(
     full: Annotated[bool, typer.Option("--full", help="Re-read every task (also notices deleted tasks).")] = False,
     policy: Annotated[str | None, typer.Option(help="Several annotators on a task: majority, latest or conflict "
-                                                    "(default: label_studio.conflict_policy).")] = None,
+                                                    "(default: labeling.conflict_policy).")] = None,
+    connector: ConnectorOpt = None,
     url: UrlOpt = None,
     config: ConfigOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
-    """Fetch new and changed annotations from Label Studio into the workspace; pulling twice changes nothing.
+    """Fetch new and changed annotations into the workspace; pulling twice changes nothing.
 
     Examples:
       labelf pull
@@ -106,16 +124,11 @@ def pull(
     check_format(fmt)
     if policy is not None and policy not in ("majority", "latest", "conflict"):
         raise typer.BadParameter(f"--policy must be majority, latest or conflict, not {policy!r}")
-    from ..connectors.label_studio import LabelStudioConnector
-
     with Project.open(config) as project:
-        result = LabelStudioConnector(project, url=url).pull(full=full, policy=policy)
+        result = _connector(project, connector, url).pull(full=full, policy=policy)
     info(str(result))
     if fmt == "json":
-        emit_json({"project_id": result.project_id, "new": result.new, "updated": result.updated,
-                   "deleted": result.deleted, "skipped": result.skipped, "conflicts": result.conflicts,
-                   "new_items": result.new_items,
-                   "pairs": [{"text": t, "labels": list(labels)} for t, labels in result.pairs]})
+        emit_json(result.to_dict())
     else:
         for text, labels in result.pairs[:SHOWN_PAIRS]:
             out.print(f"{', '.join(labels)}\t{text}", highlight=False, markup=False)
@@ -129,10 +142,8 @@ def check(url: UrlOpt = None, config: ConfigOpt = None) -> None:
 
     Example: labelf labelstudio check
     """
-    from ..connectors.label_studio import LabelStudioConnector
-
     with Project.open(config) as project:
-        lines = LabelStudioConnector(project, url=url).check()
+        lines = _connector(project, "label-studio", url).check()
     for line in lines:
         out.print(str(line), highlight=False, markup=False)
     failed = next((line for line in lines if not line.ok), None)
@@ -154,7 +165,7 @@ def connect_ml(
 
     Example: labelf labelstudio connect-ml http://127.0.0.1:8000/ml-backend
     """
-    from ..connectors.label_studio import LabelStudioConnector
+    from ..connectors.label_studio.connector import LabelStudioConnector
 
     with Project.open(config) as project:
         conn = LabelStudioConnector(project, url=url)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from ..config import ProjectConfig
-from .base import ConnectorError
+from ...config import ProjectConfig
+from ..base import ConnectorError
 
 __all__ = ["CONTROL_NAME", "ID_FIELD", "TEXT_FIELD", "LabelSchema", "labeling_config", "parse_labeling_config"]
 
@@ -43,6 +43,17 @@ class LabelSchema:
         """An annotation/prediction ``result`` choosing ``labels``."""
         return [{"from_name": self.from_name, "to_name": self.to_name, "type": "choices",
                  "value": {"choices": list(labels)}}]
+
+    def data_of(self, text: str) -> dict[str, Any]:
+        """Task ``data`` for a text."""
+        return {self.text_field: text}
+
+    def text_of(self, data: dict[str, Any]) -> str:
+        """The text of a task's ``data`` (the configured field, else the first non-empty string)."""
+        value = data.get(self.text_field)
+        if isinstance(value, str):
+            return value
+        return next((v for k, v in data.items() if k != ID_FIELD and isinstance(v, str) and v.strip()), "")
 
     def labels_of(self, result: Sequence[dict[str, Any]] | None) -> tuple[str, ...]:
         """The choices made in a ``result`` (other controls' regions are ignored), sorted and unique."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .config import DataSource, ProjectConfig, load_config
-from .data import read_items
-from .exceptions import ConfigError
-from .models import ZeroShotClassifier
-from .registry import ModelRegistry
-from .store import Workspace
+from ..config import DataSource, ProjectConfig, load_config
+from ..exceptions import ConfigError
+from ..registry import ModelRegistry
+from ..store import Workspace
+
+if TYPE_CHECKING:
+    from ..models.zero_shot import ZeroShotClassifier
 
 __all__ = ["Project", "ImportResult", "find_config", "POINTER_FILE"]
 
@@ -75,9 +77,11 @@ class Project:
     def import_file(self, path: str | Path, *, fmt: str = "auto", text_column: str = "text",
                     id_column: str | None = None, label_column: str | None = None) -> ImportResult:
         """Import a file into the pool; items already known (same id) are skipped, so re-import adds nothing."""
+        from ..data import read_items
+
         path = Path(path)
         report = read_items(path, fmt=fmt, text_column=text_column, id_column=id_column, label_column=label_column)
-        added, known = self.ws.add_items(report.items)
+        added, known = self.ws.items.add(report.items)
         return ImportResult(path, len(report.items), added, known, report.empty_skipped, report.truncated)
 
     def import_source(self, src: DataSource) -> ImportResult:
@@ -94,8 +98,10 @@ class Project:
             raise ConfigError("the project has no deployed model yet: run `labelf init CONFIG` first")
         return model_id
 
-    def zero_shot(self) -> ZeroShotClassifier:
+    def zero_shot(self) -> "ZeroShotClassifier":
         """A fitted zero-shot model from the config's labels, descriptions and examples."""
+        from ..models.zero_shot import ZeroShotClassifier
+
         model = ZeroShotClassifier(self.config.labels, encoder=self.config.encoder,
                                    multi_label=self.config.multi_label)
         model.use_cache(self.ws.cache_dir)
@@ -132,5 +138,5 @@ class Project:
             self.registry.set_active(model_id)  # none yet, or the labels or the task type changed in the config
         return model_id, version, changed
 
-    def _zs_params(self) -> dict:
+    def _zs_params(self) -> dict[str, Any]:
         return {"encoder": self.config.encoder, "label_specs": [lab.model_dump() for lab in self.config.labels]}

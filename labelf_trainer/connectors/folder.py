@@ -1,0 +1,140 @@
+"""The folder connector: labeling without a server. Batches are written as CSV files into a folder; annotators fill in
+the ``label`` column (any spreadsheet will do) and the next pull reads every file back.
+
+Usage (config ``connector: folder`` and ``folder: {path: labeling}``)::
+
+    labelf suggest --n 50 --push     # writes labeling/batch-3.csv: id, text, predicted, confidence, reason, label
+    # ... fill in 'label' (several labels as a|b); an optional 'annotator' column names who did it
+    labelf pull                      # new and changed labels; pulling twice changes nothing
+
+Every filled-in row is one annotation (``source='folder'``, external id ``folder:<item>:<file>``); copies of a
+batch labeled by several annotators are several annotations of one task, resolved by the conflict policy; a label
+cleared in a file is a deleted annotation. Files are written atomically; an item already in any file of the folder
+is not written again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..exceptions import ConnectorError, DataError
+from ..io_utils import atomic_writer, write_records
+from .base import CheckLine, PulledAnnotation, PulledTask, PullResult, PushResult, TaskRow
+from .ingest import effective_pairs, ingest
+from .tasks import pre_annotate
+
+if TYPE_CHECKING:
+    from ..loop.project import Project
+
+__all__ = ["FolderConnector", "SOURCE", "COLUMNS"]
+
+SOURCE = "folder"
+COLUMNS = ["id", "text", "predicted", "confidence", "reason", "label", "annotator"]
+LABELS_FILE = "LABELS.md"
+
+
+class FolderConnector:
+    """One project's labeling folder (``folder.path`` of the config unless given)."""
+
+    name = "folder"
+    source = SOURCE
+
+    def __init__(self, project: "Project", *, path: str | Path | None = None) -> None:
+        self.project = project
+        self.path = Path(path) if path is not None else project.config.resolve(project.config.labeling.folder)
+
+    @property
+    def target(self) -> str:
+        return f"labeling folder {self.path}"
+
+    def _files(self) -> list[Path]:
+        return sorted(p for p in self.path.glob("*") if p.suffix.lower() in (".csv", ".jsonl") and p.is_file()
+                      and not p.name.startswith("."))
+
+    def _rows(self, path: Path) -> list[dict[str, str]]:
+        from ..data import detect_format, read_frame
+
+        frame = read_frame(path, detect_format(path))
+        if "id" not in frame.columns:
+            raise DataError(f"{path}: a labeling file needs an 'id' column")
+        return [{k: ("" if v is None or v != v else str(v)) for k, v in r.items()}  # NaN != NaN
+                for r in frame.to_dict("records")]
+
+    # -- the protocol ----------------------------------------------------------------------------------------
+    def check(self) -> list[CheckLine]:
+        if not self.path.is_dir():
+            return [CheckLine("folder", False, f"{self.path} does not exist (the first push creates it)")]
+        if not os.access(self.path, os.W_OK):
+            return [CheckLine("folder", False, f"{self.path} is not writable")]
+        files = self._files()
+        return [CheckLine("folder", True, f"{self.path}: {len(files)} labeling file(s)"),
+                CheckLine("labels", True, f"{len(self.project.config.label_names)} labels listed in {LABELS_FILE}")]
+
+    def sync_labels(self) -> None:
+        """Write ``LABELS.md`` (every label with its description) into the folder."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        lines = [f"# Labels of {self.project.config.project}", "",
+                 "Fill in the `label` column with one of these names"
+                 + (" (several: a|b)." if self.project.config.multi_label else "."), ""]
+        lines += [f"- **{lab.name}**" + (f": {lab.description}" if lab.description else "")
+                  for lab in self.project.config.labels]
+        with atomic_writer(self.path / LABELS_FILE) as fh:
+            fh.write("\n".join(lines) + "\n")
+
+    def push(self, rows: Sequence[TaskRow], *, batch_id: int | None = None) -> PushResult:
+        """Write the rows not yet in any file of the folder into ``batch-<id>.csv`` (or ``pending-<time>.csv``)."""
+        self.sync_labels()
+        there = {r["id"] for f in self._files() for r in self._rows(f)}
+        rows = list({r.item_id: r for r in rows}.values())
+        todo = pre_annotate(self.project, [r for r in rows if r.item_id not in there])
+        if todo:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+            name = f"batch-{batch_id}.csv" if batch_id is not None else f"pending-{stamp}.csv"
+            if (self.path / name).exists():
+                name = f"{Path(name).stem}-{stamp}.csv"
+            write_records(self.path / name, [{
+                "id": r.item_id, "text": r.text,
+                "predicted": "|".join(r.prediction["labels"]) if r.prediction else "",
+                "confidence": r.prediction["score"] if r.prediction else "",
+                "reason": (r.reason or {}).get("summary", "") if isinstance(r.reason, dict) else (r.reason or ""),
+                "label": "", "annotator": ""} for r in todo], columns=COLUMNS)
+        return PushResult(target=self.target, created=len(todo), already_there=len(rows) - len(todo),
+                          total=len(rows), batch_id=batch_id)
+
+    def pull(self, *, full: bool = False, policy: str | None = None) -> PullResult:
+        """Read every file of the folder; rows with a label are annotations (``full`` changes nothing here: every
+        pull reads everything)."""
+        from ..data import split_labels
+
+        if not self.path.is_dir():
+            raise ConnectorError(f"{self.target} does not exist: push a batch first (`labelf suggest --push`)")
+        texts: dict[str, str] = {}
+        anns: dict[str, list[PulledAnnotation]] = {}
+        for f in self._files():
+            stamp = datetime.fromtimestamp(f.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            for row in self._rows(f):
+                item_id = row["id"].strip()
+                if not item_id:
+                    continue
+                texts.setdefault(item_id, row.get("text", ""))
+                labels = split_labels(row.get("label"))
+                anns.setdefault(item_id, [])
+                if labels:
+                    anns[item_id].append(PulledAnnotation(id=f.name, labels=labels, updated_at=stamp,
+                                                          annotator=row.get("annotator", "").strip() or "folder"))
+        known = {it.id for it in self.project.ws.items.get(list(anns))}
+        unknown = [i for i in anns if i not in known and anns[i]]
+        if unknown:
+            raise DataError(f"{self.target}: id(s) not in the workspace pool: {', '.join(unknown[:5])}"
+                            + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
+        tasks = [PulledTask(key=f"folder:{i}", text=texts[i], item_id=i, annotations=tuple(a), where=f"id {i}")
+                 for i, a in anns.items() if i in known]
+        cfg = self.project.config
+        stats = ingest(self.project.ws, SOURCE, tasks, target=self.target, known_labels=cfg.label_names,
+                       policy=policy or cfg.labeling.conflict_policy, multi_label=cfg.multi_label, complete=True,
+                       stats=PullResult(self.target, seen=sum(len(t.annotations) for t in tasks)))
+        return effective_pairs(self.project.ws, stats)

@@ -1,0 +1,134 @@
+"""`labelf suggest` orchestration: build the pool view, run a query strategy, record the batch in the store.
+
+The pool is every text of the workspace (imported and service traffic alike) that has no effective label and is
+not pending in an earlier batch. Pending suggestions older than ``sampler.pending_expiry_days`` expire first, so
+they become candidates again. Embeddings come through the workspace cache (each text is embedded once per encoder
+version); the deployed model scores the candidates from those embeddings when it shares the project's encoder.
+
+Usage::
+
+    with Project.open("labelf.yaml") as project:
+        result = suggest(project, n=50, strategy="combined", seed=7)
+        result.batch_id, result.items[0].reason["summary"], result.language_mix
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..embeddings.langid import language_mix
+from ..exceptions import StrategyError
+from ..strategies import STRATEGIES, make_strategy
+from .pool import build_pool
+
+if TYPE_CHECKING:
+    from ..models.base import TextClassifier
+    from .project import Project
+
+__all__ = ["SuggestedItem", "SuggestResult", "suggest"]
+
+
+@dataclass(frozen=True)
+class SuggestedItem:
+    """One suggestion: the text, the model's top label and confidence, and why it was picked."""
+
+    item_id: str
+    text: str
+    rank: int
+    score: float
+    predicted: str | None
+    confidence: float | None
+    language: str
+    origin: str
+    reason: dict[str, Any]
+
+    def to_record(self, batch_id: int) -> dict[str, Any]:
+        """The row written by ``--output``: ready for ``labelf label`` once ``label`` is filled in."""
+        return {"batch_id": batch_id, "rank": self.rank, "id": self.item_id, "text": self.text,
+                "predicted": self.predicted,
+                "confidence": None if self.confidence is None else round(self.confidence, 4),
+                "score": round(self.score, 6), "reason": self.reason.get("summary", ""), "language": self.language,
+                "origin": self.origin, "label": ""}
+
+
+@dataclass
+class SuggestResult:
+    batch_id: int
+    strategy: str
+    model_id: int | None
+    model_version: int | None
+    seed: int | None
+    items: list[SuggestedItem]
+    pool_size: int
+    labeled: int
+    pending: int
+    expired: int
+    pool_languages: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def language_mix(self) -> dict[str, int]:
+        """Languages of the batch (most frequent first)."""
+        return language_mix([it.language for it in self.items])
+
+
+def suggest(project: "Project", n: int = 50, strategy: str = "combined", seed: int | None = None, *,
+            model_id: int | None = None, model_version: int | None = None, progress: bool = True) -> SuggestResult:
+    """Pick ``n`` texts to label next, record them as a pending batch and return them (best first).
+
+    Fewer than ``n`` candidates left: the batch takes all of them. None left: :class:`EmptyPoolError`.
+    """
+    if strategy not in STRATEGIES:
+        raise StrategyError(f"unknown strategy {strategy!r}; use one of: {', '.join(STRATEGIES)}")
+    if n < 1:
+        raise StrategyError(f"--n must be at least 1, got {n}")
+    ws, cfg = project.ws, project.config
+    expired = ws.batches.expire_pending(cfg.sampler.pending_expiry_days)
+    items = ws.items.all()
+    origin_of = ws.items.origins()
+    origins = [origin_of.get(it.id, "import") for it in items]
+    labeled = ws.annotations.labeled()
+    pending = ws.batches.pending_item_ids()
+    candidate_rows = np.array([r for r, it in enumerate(items) if it.id not in labeled and it.id not in pending],
+                              dtype=np.int64)
+    # pending texts of other batches count as "taken": no near-duplicate of them is suggested either
+    labeled_rows = np.array([r for r, it in enumerate(items) if it.id in labeled or it.id in pending], dtype=np.int64)
+    n_pick = min(n, len(candidate_rows)) if len(candidate_rows) else n
+    model: TextClassifier | None = None
+    version = None
+    if model_id is None:
+        model_id = project.registry.active_model_id()
+    if model_id is not None:  # random and diversity ignore it, but the report shows its predictions
+        version = project.registry.get(model_id).version(model_version).version
+        model = project.registry.load(model_id, version)
+    pool = build_pool(project, items, origins, labeled, candidate_rows, model, progress=progress)
+    seed = 0 if seed is None else seed
+    sampler = make_strategy(strategy, cfg.sampler, random_state=seed)
+    sel = sampler.query(pool, candidate_rows, labeled_rows, n_pick)
+    picked: list[SuggestedItem] = []
+    for rank, (row, score, reason) in enumerate(zip(sel.indices, sel.scores, sel.reasons), 1):
+        row = int(row)
+        predicted = confidence = None
+        if pool.proba is not None:
+            p = pool.proba[row]
+            top = int(p.argmax())
+            predicted, confidence = pool.classes[top], float(p[top])
+        assert pool.languages is not None
+        picked.append(SuggestedItem(items[row].id, items[row].text, rank, float(score), predicted, confidence,
+                                    pool.languages[row], origins[row], reason))
+    params = {"n": n, "sampler": cfg.sampler.model_dump(), "encoder": cfg.encoder,
+              "language_mix": language_mix([it.language for it in picked])}
+    batch_id = ws.batches.create(
+        strategy, [{"item_id": it.item_id, "rank": it.rank, "score": it.score, "predicted": it.predicted,
+                    "confidence": it.confidence, "reason": it.reason} for it in picked],
+        model_id=model_id if model is not None else None, model_version=version if model is not None else None,
+        seed=seed, params=params)
+    assert pool.languages is not None
+    pool_langs = language_mix([pool.languages[int(r)] for r in candidate_rows])
+    return SuggestResult(batch_id, strategy, model_id if model is not None else None,
+                         version if model is not None else None, seed, picked, len(candidate_rows),
+                         len(labeled), len(pending), expired, pool_langs)
+
+

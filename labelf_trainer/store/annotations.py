@@ -1,0 +1,116 @@
+"""Annotations: the labels given to texts, their history, and the rows connectors keep in sync.
+
+An item's effective labels are its highest-id ``active`` annotation, so an edited label is re-inserted under a new
+id and becomes the latest whichever source wrote before it. Rows of an external tool carry ``(source,
+external_id)``; their ``status`` says what they count for (``active``, ``superseded``, ``conflict``, ``skipped``,
+``deleted``; see :mod:`labelf_trainer.connectors.ingest`). Items with a ``conflict`` row are left out of the
+labeled set until someone settles them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..types import Annotation
+from .db import utcnow
+
+if TYPE_CHECKING:
+    from .db import Workspace
+
+__all__ = ["AnnotationStore", "COLUMNS"]
+
+COLUMNS = ("item_id", "labels", "annotator", "source", "external_id", "status", "created_at", "updated_at")
+
+
+def _like(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+
+
+class AnnotationStore:
+    """``ws.annotations``: record labels, read the effective ones, keep an external tool's rows in sync."""
+
+    def __init__(self, ws: "Workspace") -> None:
+        self.ws = ws
+
+    def add(self, annotations: Iterable[Annotation]) -> int:
+        """Record annotations (one with a known ``(source, external_id)`` is updated, not doubled; an edited one
+        becomes the item's latest). Marks the items' pending suggestions as labeled. Returns how many were written.
+        """
+        now = utcnow()
+        anns = list(annotations)
+        with self.ws.transaction() as c:
+            for a in anns:
+                labels = json.dumps(sorted(a.labels))
+                old = None if a.external_id is None else c.execute(
+                    "SELECT id, labels, annotator, status FROM annotations WHERE source = ? AND external_id = ?",
+                    (a.source, a.external_id)).fetchone()
+                if old is not None:  # the same annotation again: unchanged, or edited (then it becomes the latest)
+                    if (old["labels"], old["status"]) != (labels, "active"):
+                        self.rewrite(old["id"], item_id=a.item_id, labels=labels, annotator=a.annotator,
+                                     status="active", updated_at=now)
+                    elif old["annotator"] != a.annotator:
+                        self.update(old["id"], annotator=a.annotator, updated_at=now)
+                else:
+                    self.insert(a.item_id, labels, a.annotator, a.source, a.external_id, "active", now)
+            self.ws.batches.mark_labeled([a.item_id for a in anns])
+        return len(anns)
+
+    def labeled(self) -> dict[str, tuple[str, ...]]:
+        """Effective labels per item: the latest active annotation; items with a conflict are left out."""
+        rows = self.ws.query(
+            "SELECT a.item_id, a.labels FROM annotations a JOIN ("
+            "  SELECT item_id, MAX(id) AS id FROM annotations WHERE status = 'active' GROUP BY item_id"
+            ") latest ON a.id = latest.id "
+            "WHERE a.item_id NOT IN (SELECT item_id FROM annotations WHERE status = 'conflict') "
+            "ORDER BY a.id")
+        return {r["item_id"]: tuple(json.loads(r["labels"])) for r in rows}
+
+    def count(self) -> int:
+        return self.ws.query("SELECT COUNT(*) AS n FROM annotations WHERE status = 'active'")[0]["n"]
+
+    # -- rows of external tools (connectors) -----------------------------------------------------------------
+    def insert(self, item_id: str, labels: str | Sequence[str], annotator: str, source: str,
+               external_id: str | None, status: str, updated_at: str) -> None:
+        """One new row (``labels``: a JSON list or the labels)."""
+        labels_json = labels if isinstance(labels, str) else json.dumps(sorted(labels))
+        self.ws.execute(f"INSERT INTO annotations({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                        (item_id, labels_json, annotator, source, external_id, status, utcnow(), updated_at))
+
+    def rewrite(self, row_id: int, **changes: Any) -> None:
+        """Change a row by re-inserting it under a new id, so that it becomes the item's latest."""
+        with self.ws.transaction() as c:
+            old = c.execute("SELECT * FROM annotations WHERE id = ?", (row_id,)).fetchone()
+            values = {k: old[k] for k in old.keys() if k != "id"} | changes
+            c.execute("DELETE FROM annotations WHERE id = ?", (row_id,))
+            c.execute(f"INSERT INTO annotations({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                      list(values.values()))
+
+    def update(self, row_id: int, **fields: Any) -> None:
+        """Change columns of a row in place (its position in the item's history stays)."""
+        bad = set(fields) - set(COLUMNS)
+        if bad:
+            raise ValueError(f"not annotation columns: {sorted(bad)}")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.ws.execute(f"UPDATE annotations SET {sets} WHERE id = ?", (*fields.values(), row_id))
+
+    def by_external_prefix(self, source: str, prefix: str) -> dict[str, sqlite3.Row]:
+        """Rows of ``source`` whose external id starts with ``prefix``, by external id."""
+        rows = self.ws.query("SELECT id, item_id, external_id, labels, status, annotator, updated_at FROM annotations"
+                             " WHERE source = ? AND external_id LIKE ? ESCAPE '\\'", (source, _like(prefix)))
+        return {r["external_id"]: r for r in rows}
+
+    def external_ids(self, source: str, prefix: str = "", *, include_deleted: bool = False) -> list[str]:
+        """Distinct external ids of ``source`` starting with ``prefix``."""
+        rows = self.ws.query("SELECT DISTINCT external_id FROM annotations WHERE source = ? AND external_id LIKE ? "
+                             "ESCAPE '\\'" + ("" if include_deleted else " AND status != 'deleted'"),
+                             (source, _like(prefix)))
+        return [r["external_id"] for r in rows]
+
+    def item_of(self, source: str, external_id_prefix: str) -> str | None:
+        """The item of the first row of ``source`` whose external id starts with the prefix."""
+        rows = self.ws.query("SELECT item_id FROM annotations WHERE source = ? AND external_id LIKE ? ESCAPE '\\' "
+                             "ORDER BY id LIMIT 1", (source, _like(external_id_prefix)))
+        return rows[0]["item_id"] if rows else None
