@@ -7,6 +7,7 @@ config are resolved against the config file's folder. See ``configs/README.md`` 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -26,10 +27,21 @@ __all__ = [
     "ProjectConfig",
     "load_config",
     "MAX_TEXT_CHARS",
+    "humanize_label",
 ]
 
 MAX_TEXT_CHARS = 10_000
 """Longest text accepted by predict and the API (the Labelf limit); longer texts are truncated on import."""
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def humanize_label(name: str) -> str:
+    """A label name as words for an encoder: ``card_arrival``, ``card-arrival`` and ``CardArrival`` all become
+    ``card arrival`` (case kept: ``Card Arrival``); names that are already words are unchanged."""
+    spaced = _CAMEL.sub(" ", name.replace("_", " ").replace("-", " "))
+    return " ".join(spaced.split())
 
 
 class _Strict(BaseModel):
@@ -54,8 +66,9 @@ class LabelSpec(_Strict):
 
     @property
     def prompt(self) -> str:
-        """The text embedded for this label by the zero-shot model."""
-        return f"{self.name}: {self.description}" if self.description else self.name
+        """The text embedded for this label by the zero-shot model: its name in words, then its description."""
+        words = humanize_label(self.name)
+        return f"{words}: {self.description}" if self.description else words
 
 
 class DataSource(_Strict):

@@ -9,7 +9,7 @@ import numpy as np
 from .config import MAX_TEXT_CHARS
 from .exceptions import DataError, UnknownLabelError
 
-__all__ = ["rank", "choices", "check_texts", "check_label_filter", "routing_band"]
+__all__ = ["rank", "choices", "check_texts", "check_label_filter"]
 
 
 def check_texts(texts: Sequence[str], *, max_chars: int = MAX_TEXT_CHARS) -> None:
@@ -61,10 +61,3 @@ def choices(proba: np.ndarray, classes: Sequence[str], *, multi_label: bool,
         chosen = [classes[i] for i in order if row[i] >= threshold] if multi_label else []
         out.append((chosen or [classes[order[0]]], round(float(row[order[0]]), 4), order))
     return out
-
-
-def routing_band(confidence: float, auto: float, review: float) -> str:
-    """Labelf's three bands: ``auto`` (>= auto), ``review`` (>= review), ``human`` (below)."""
-    if confidence >= auto:
-        return "auto"
-    return "review" if confidence >= review else "human"

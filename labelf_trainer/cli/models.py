@@ -79,14 +79,21 @@ def deploy(
 @app.command("threshold")
 def threshold(
     model: Annotated[str, typer.Argument(help="Model id.")],
-    value: Annotated[float, typer.Argument(help="New confidence threshold in [0, 1].")],
+    value: Annotated[float, typer.Argument(help="New review threshold (confidence_threshold) in [0, 1].")],
+    auto: Annotated[float | None, typer.Option(help="Also fix the auto threshold (default: what the deployed "
+                                                    "version's training recommended).")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Set a model's confidence threshold."""
+    """Set a model's confidence thresholds: below VALUE a text goes to a person (`human` band), from `--auto` on
+    it is acted on (`auto`); between them, `review`. The CLI, the API, routing and Label Studio all use them.
+
+    Example: labelf models threshold 2 0.6 --auto 0.85
+    """
     model_id, _ = parse_model_ref(model)
     with Project.open(config) as project:
-        project.registry.set_threshold(model_id, value)
-    info(f"model {model_id} confidence_threshold = {value}")
+        project.registry.set_threshold(model_id, value, auto)
+        bands = project.registry.bands(model_id, None, project.config.thresholds)
+    info(f"model {model_id}: review from {bands.review:g}, auto from {bands.auto:g} ({bands.source})")
 
 
 @app.command("routing")

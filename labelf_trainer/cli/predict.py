@@ -36,7 +36,7 @@ def predict(
     from ..data import read_items
     from ..embeddings.langid import detect_languages
     from ..io_utils import write_records
-    from ..predict import check_label_filter, check_texts, rank, routing_band
+    from ..predict import check_label_filter, check_texts, rank
     from ..progress import progress_bar
 
     check_format(fmt)
@@ -56,7 +56,7 @@ def predict(
         ver = rec.version(version)
         check_label_filter(label_filter, rec.labels)
         clf = project.registry.load(model_id, ver.version)
-        thresholds = project.config.thresholds
+        bands = project.registry.bands(model_id, ver.version, project.config.thresholds)
         records = []
         with progress_bar(len(batch_texts), "Classifying", enabled=len(batch_texts) > BATCH) as advance:
             for start in range(0, len(batch_texts), BATCH):
@@ -67,7 +67,7 @@ def predict(
                 for j, (text, preds, lang) in enumerate(zip(chunk, ranked, detect_languages(chunk))):
                     top = full[j][0]["confidence"]
                     records.append({"id": ids[start + j], "text": text, "predictions": preds, "text_language": lang,
-                                    "band": routing_band(top, thresholds.auto, thresholds.review)})
+                                    "band": bands.of(top)})
                 advance(len(chunk))
     if output is not None:
         n = write_records(output, records if output.suffix.lower() in {".jsonl", ".json", ".ndjson"} else [

@@ -75,7 +75,8 @@ class LabelMismatchError(ConnectorError):
 class TaskRow:
     """One text to send for labeling: the item, why it was picked, and the model whose pre-annotation to show.
 
-    ``prediction`` (filled by :func:`.tasks.pre_annotate`): ``{"labels", "score", "scores", "model_version"}``.
+    ``prediction`` (filled by :func:`.tasks.pre_annotate`): ``{"labels", "score", "scores", "model_version",
+    "band"}``.
     """
 
     item_id: str
@@ -95,6 +96,7 @@ class TaskRow:
         if self.prediction is not None:
             out["scores"] = self.prediction["scores"]
             out["model_version"] = self.prediction["model_version"]
+            out["band"] = self.prediction.get("band")
         return {k: v for k, v in out.items() if v is not None}
 
 

@@ -69,8 +69,9 @@ def _current_model(project: "Project") -> tuple[int, int] | None:
 
 
 def pre_annotate(project: "Project", rows: Sequence[TaskRow]) -> list[TaskRow]:
-    """The rows with ``prediction`` filled from each row's model (default: the active model). A model that cannot
-    be loaded leaves its rows without pre-annotation rather than failing the push."""
+    """The rows with ``prediction`` filled from each row's model (default: the active model), with the routing band
+    of its confidence. A model that cannot be loaded leaves its rows without pre-annotation rather than failing
+    the push."""
     groups: dict[tuple[int, int] | None, list[int]] = {}
     default = _current_model(project)
     for i, r in enumerate(rows):
@@ -83,6 +84,7 @@ def pre_annotate(project: "Project", rows: Sequence[TaskRow]) -> list[TaskRow]:
         try:
             model = project.registry.load(*ref)
             proba = np.asarray(model.predict_proba([rows[i].text for i in idx]))
+            bands = project.registry.bands(*ref, project.config.thresholds)
         except LabelfError:
             continue
         classes = list(model.classes_ or [])
@@ -90,5 +92,5 @@ def pre_annotate(project: "Project", rows: Sequence[TaskRow]) -> list[TaskRow]:
         for i, row, (chosen, score, order) in zip(idx, proba, picks):
             out[i] = dataclasses.replace(out[i], prediction={
                 "labels": chosen, "score": score, "scores": {classes[j]: round(float(row[j]), 4) for j in order},
-                "model_version": model_version_tag(*ref)})
+                "model_version": model_version_tag(*ref), "band": bands.of(score)})
     return out

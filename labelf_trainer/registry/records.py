@@ -36,6 +36,7 @@ class ModelRecord:
     routing: bool
     created_at: str
     versions: list[VersionRecord] = field(default_factory=list)
+    auto_threshold: float | None = None
 
     @property
     def status(self) -> str:

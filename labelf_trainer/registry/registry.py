@@ -15,9 +15,11 @@ from ..exceptions import ModelError, ModelNotFoundError
 from ..models.specs import model_spec
 from ..store import Workspace
 from .artefacts import clean_stale_temp, fsync_tree, model_lock, new_temp_dir, next_version, recover_orphans
+from .bands import Bands, bands_for
 from .records import ModelRecord, VersionRecord
 
 if TYPE_CHECKING:
+    from ..config import Thresholds
     from ..models.base import TextClassifier
 
 __all__ = ["ModelRegistry", "ACTIVE_MODEL_KEY"]
@@ -60,7 +62,7 @@ class ModelRegistry:
         return ModelRecord(id=r["id"], name=r["name"], type=r["type"], labels=r["labels"],
                            multi_label=r["multi_label"], confidence_threshold=r["confidence_threshold"],
                            deployed_version=r["deployed_version"], routing=r["routing"],
-                           created_at=r["created_at"], versions=versions)
+                           created_at=r["created_at"], versions=versions, auto_threshold=r["auto_threshold"])
 
     def load(self, model_id: int, version: int | None = None, *, cache: bool = True) -> "TextClassifier":
         """Load a version (default: the deployed one), checking labels and encoder fingerprint."""
@@ -146,11 +148,21 @@ class ModelRegistry:
         self.ws.models.set_deployed(model_id, ver.version)
         return ver.version
 
-    def set_threshold(self, model_id: int, threshold: float) -> None:
-        if not 0.0 <= threshold <= 1.0:
-            raise ModelError(f"confidence_threshold must be in [0, 1], got {threshold}")
+    def set_threshold(self, model_id: int, threshold: float, auto: float | None = None) -> None:
+        """The model's review threshold (``confidence_threshold``) and optionally its auto threshold (None: the
+        deployed version's recommendation); see :mod:`.bands`."""
+        for name, value in (("confidence_threshold", threshold), ("auto threshold", auto)):
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ModelError(f"{name} must be in [0, 1], got {value}")
+        if auto is not None and auto < threshold:
+            raise ModelError(f"the auto threshold ({auto}) must not be below the review threshold ({threshold})")
         self.get(model_id)
-        self.ws.models.set_threshold(model_id, threshold)
+        self.ws.models.set_threshold(model_id, threshold, auto)
+
+    def bands(self, model_id: int, version: int | None, defaults: "Thresholds") -> Bands:
+        """The routing bands of a version (default: the deployed one); see :mod:`.bands`."""
+        rec = self.get(model_id)
+        return bands_for(rec, rec.version(version) if rec.versions else None, defaults)
 
     def set_routing(self, model_id: int, on: bool) -> None:
         """Store low-confidence service traffic of this model for labeling (``labelf models routing ID on``)."""

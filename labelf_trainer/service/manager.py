@@ -18,7 +18,7 @@ from typing import Any
 from ..exceptions import LabelfError, ModelError, ModelNotFoundError
 from ..loop.project import Project
 from ..models.base import FrozenEncoderClassifier, TextClassifier
-from ..registry import ModelRecord
+from ..registry import Bands, ModelRecord, bands_for
 
 __all__ = ["ServedModel", "ModelManager", "ModelNotDeployedError", "ModelUnavailableError"]
 
@@ -40,6 +40,7 @@ class ServedModel:
     record: ModelRecord
     version: int
     model: TextClassifier
+    bands: Bands
 
     @property
     def id(self) -> int:
@@ -61,7 +62,8 @@ class ServedModel:
 
 def _state(row: dict[str, Any]) -> tuple[Any, ...]:
     """What, in a model's row, makes a served copy stale."""
-    return row["deployed_version"], int(row["routing"]), row["confidence_threshold"], row["name"]
+    return (row["deployed_version"], int(row["routing"]), row["confidence_threshold"], row["auto_threshold"],
+            row["name"])
 
 
 class ModelManager:
@@ -138,7 +140,7 @@ class ModelManager:
     def _load_deployed(self, rec: ModelRecord) -> ServedModel:
         """Load and serve the deployed version of ``rec`` (call under the load lock); a failure is remembered
         in :attr:`errors` (reported by /ready) until the registry deploys another version."""
-        state = (rec.deployed_version, int(rec.routing), rec.confidence_threshold, rec.name)
+        state = (rec.deployed_version, int(rec.routing), rec.confidence_threshold, rec.auto_threshold, rec.name)
         try:
             served = self._load(rec, int(rec.deployed_version))
         except ModelError as e:
@@ -185,7 +187,10 @@ class ModelManager:
             log.exception("loading model %s v%s failed", rec.id, version)
             raise ModelUnavailableError(f"model {rec.id} v{version} cannot be loaded: {type(e).__name__}: {e}") from None
         log.info("loaded model %s v%s (%s) in %.0f ms", rec.id, version, rec.type, (time.perf_counter() - t0) * 1000)
-        return ServedModel(record=rec, version=version, model=model)
+        return ServedModel(record=rec, version=version, model=model, bands=self._bands(rec, version))
+
+    def _bands(self, rec: ModelRecord, version: int) -> Bands:
+        return bands_for(rec, rec.version(version), self.project.config.thresholds)
 
     def load_all(self) -> None:
         """Load every deployed model now (at start-up); failures are logged and reported by /ready."""
@@ -238,7 +243,8 @@ class ModelManager:
         old = self._models[model_id]
         rec = self.project.registry.get(model_id)
         if row["deployed_version"] == old.version:
-            self._models[model_id] = ServedModel(record=rec, version=old.version, model=old.model)
+            self._models[model_id] = ServedModel(record=rec, version=old.version, model=old.model,
+                                                 bands=self._bands(rec, old.version))
         else:
             try:
                 with self._load_lock:

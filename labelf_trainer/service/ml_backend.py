@@ -7,8 +7,8 @@ The service mounts :data:`router` under ``/ml-backend``: predictions come from t
 
 - ``GET /health``: ``{"status": "UP", "model_class", "model_version"}``
 - ``POST /setup``: ``{"model_version"}`` (Label Studio calls it before predicting)
-- ``POST /predict``: ``{"tasks": [...]}`` -> ``{"results": [{"result", "score", "model_version"}, ...]}``, one per
-  task in order, from the project's active model
+- ``POST /predict``: ``{"tasks": [...]}`` -> ``{"results": [{"result", "score", "model_version", "band"}, ...]}``,
+  one per task in order, from the project's active model (``band``: :mod:`labelf_trainer.registry.bands`)
 - ``POST /webhook``: ANNOTATION_CREATED / ANNOTATION_UPDATED write that annotation into the store at once,
   ANNOTATIONS_DELETED marks them deleted; every ``label_studio.retrain_every`` new annotations (or on
   START_TRAINING) it starts ``labelf train --deploy`` in a subprocess, so ``model_version`` changes and Label Studio
@@ -158,8 +158,8 @@ def predict(request: Request, payload: Annotated[dict[str, Any], Body()]) -> Any
         return _error(409, "model_version", str(e))
     picks = choices(proba, served.labels, multi_label=project.config.multi_label,
                     threshold=float(served.model.threshold))
-    results = [{"result": schema.result(chosen), "score": score, "model_version": version}
-               for chosen, score, _order in picks]
+    results = [{"result": schema.result(chosen), "score": score, "model_version": version,
+                "band": served.bands.of(score)} for chosen, score, _order in picks]
     return {"results": results, "model_version": version}
 
 

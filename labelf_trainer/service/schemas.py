@@ -143,6 +143,11 @@ class InferenceRequest(_Request):
     _blank = field_validator("texts")(_check_blank)
 
 
+Band = Literal["auto", "review", "human"]
+BANDS_DOC = ("An addition to the Labelf shape: each text's routing band from its top confidence and the model "
+             "version's thresholds: auto (act on it), review (a person checks), human (a person labels).")
+
+
 class Prediction(BaseModel):
     label: str
     confidence: float = Field(description="Score between 0 and 1, 4 decimals.")
@@ -158,6 +163,7 @@ class InferenceResponse(BaseModel):
     text_language: str = Field(description="ISO 639-1 code of the request's dominant language, or 'unknown' "
                                            "when no text is long or clear enough to tell.")
     processing_time_ms: int
+    bands: list[Band] = Field(default_factory=list, description=BANDS_DOC)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -187,6 +193,7 @@ class MultiInferenceResult(BaseModel):
     model_name: str
     model_version: int
     predictions: list[list[ScoredPrediction]]
+    bands: list[Band] = Field(default_factory=list, description=BANDS_DOC)
 
 
 class MultiInferenceResponse(BaseModel):
@@ -210,6 +217,7 @@ class MultiModelRequest(_Request):
 class MultiModelResult(BaseModel):
     predictions: list[list[Prediction]]
     model_version: int
+    bands: list[Band] = Field(default_factory=list, description=BANDS_DOC)
 
 
 class MultiModelResponse(BaseModel):

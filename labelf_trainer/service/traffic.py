@@ -1,7 +1,6 @@
 """Confidence routing: low-confidence texts of opted-in models become labeling candidates in the workspace pool.
 
-Bands follow the Labelf docs: ``auto`` (top confidence >= auto), ``review`` (>= the model's confidence threshold),
-``human`` (below). Texts in the ``human`` band of a model with routing on (``labelf models routing ID on``) are
+Bands follow :mod:`labelf_trainer.registry.bands` (the one rule for every consumer). Texts in the ``human`` band of a model with routing on (``labelf models routing ID on``) are
 added to the pool with ``origin='traffic'`` and the request id in their metadata (never the API key), so
 ``labelf suggest`` and the Label Studio push can pick them. A text already in the pool is not added again.
 """
@@ -15,7 +14,6 @@ import numpy as np
 
 from ..loop.pool import TRAFFIC_ORIGIN
 from ..loop.project import Project
-from ..predict import routing_band
 from ..types import Item, stable_id, text_hash
 from .manager import ServedModel
 
@@ -23,14 +21,13 @@ __all__ = ["route_low_confidence", "low_confidence", "TRAFFIC_ORIGIN"]
 log = logging.getLogger("labelf.service")
 
 
-def low_confidence(served: ServedModel, proba: np.ndarray, auto: float) -> list[tuple[int, float, str]]:
+def low_confidence(served: ServedModel, proba: np.ndarray) -> list[tuple[int, float, str]]:
     """(text index, top confidence, top label) for every text in the ``human`` band of this model."""
-    review = served.record.confidence_threshold
     labels = served.labels
     out = []
     for i, row in enumerate(np.asarray(proba)):
         j = int(np.argmax(row))
-        if routing_band(float(row[j]), max(auto, review), review) == "human":
+        if served.bands.of(float(row[j])) == "human":
             out.append((i, round(float(row[j]), 4), labels[j]))
     return out
 
@@ -38,7 +35,7 @@ def low_confidence(served: ServedModel, proba: np.ndarray, auto: float) -> list[
 def route_low_confidence(project: Project, served: ServedModel, texts: Sequence[str], proba: np.ndarray,
                          request_id: str) -> int:
     """Store the human-band texts of one request; returns how many were new to the pool."""
-    picked = low_confidence(served, proba, project.config.thresholds.auto)
+    picked = low_confidence(served, proba)
     if not picked:
         return 0
     hashes = [text_hash(texts[i]) for i, _, _ in picked]

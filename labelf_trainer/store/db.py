@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS models (
     labels TEXT NOT NULL,
     multi_label INTEGER NOT NULL DEFAULT 0,
     confidence_threshold REAL NOT NULL DEFAULT 0.7,
+    auto_threshold REAL,
     deployed_version INTEGER,
     routing INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL
@@ -107,6 +108,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+#: Columns added after a table was first released: (table, column, declaration). Older workspaces get them on open.
+MIGRATIONS = (("models", "auto_threshold", "REAL"),)
 
 
 def utcnow() -> str:
@@ -181,6 +184,9 @@ class Workspace:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
+            for table, column, decl in MIGRATIONS:
+                if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{root / DB_NAME}: cannot open workspace database: {e}") from None
         return cls(root, conn)

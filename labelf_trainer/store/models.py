@@ -52,7 +52,8 @@ class ModelStore:
 
     def deployments(self) -> dict[int, dict[str, Any]]:
         """Per model: deployed version, routing, confidence threshold and name (one cheap query, for pollers)."""
-        rows = self.ws.query("SELECT id, deployed_version, routing, confidence_threshold, name FROM models")
+        rows = self.ws.query("SELECT id, deployed_version, routing, confidence_threshold, auto_threshold, name "
+                             "FROM models")
         return {r["id"]: dict(r) for r in rows}
 
     def create(self, name: str, model_type: str, labels: list[str], *, multi_label: bool,
@@ -88,8 +89,10 @@ class ModelStore:
     def set_deployed(self, model_id: int, version: int | None) -> None:
         self.ws.execute("UPDATE models SET deployed_version = ? WHERE id = ?", (version, model_id))
 
-    def set_threshold(self, model_id: int, threshold: float) -> None:
-        self.ws.execute("UPDATE models SET confidence_threshold = ? WHERE id = ?", (threshold, model_id))
+    def set_threshold(self, model_id: int, threshold: float, auto: float | None = None) -> None:
+        """The review threshold, and the auto threshold (None: the version's recommendation)."""
+        self.ws.execute("UPDATE models SET confidence_threshold = ?, auto_threshold = ? WHERE id = ?",
+                        (threshold, auto, model_id))
 
     def set_routing(self, model_id: int, on: bool) -> bool:
         """Routing of low-confidence traffic on or off; False if there is no such model."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 import numpy as np
@@ -18,10 +19,11 @@ from fastapi import APIRouter, BackgroundTasks, Body, Path, Request
 from ...exceptions import ModelNotFoundError
 from ...embeddings.langid import dominant_language
 from ...predict import rank
-from ..deps import ExecutorDep, ManagerDep, MetricsDep, SettingsDep, request_id
+from ..deps import ExecutorDep, ManagerDep, SettingsDep, request_id
 from ..engine import predict_models
 from ..errors import ApiError
 from ..manager import ModelManager, ServedModel
+from ..settings import ServiceSettings
 from ..schemas import (
     INFERENCE_EXAMPLES,
     MAX_MODEL_ID,
@@ -63,6 +65,33 @@ def _get(manager: ModelManager, model_id: int, field: str) -> ServedModel:
         raise ApiError(404, f"{field}: {e}") from None
 
 
+def _served(manager: ModelManager, settings: ServiceSettings, refs: Sequence[tuple[int, str]],
+            filters: Sequence[tuple[Sequence[str] | None, str]] = (), *, field: str) -> list[ServedModel]:
+    """The deployed models of ``refs`` ((model id, field name) each), their label filters checked."""
+    if len(refs) > settings.max_models_per_request:
+        raise ApiError(422, f"{field}: at most {settings.max_models_per_request} models per request")
+    served = [_get(manager, mid, where) for mid, where in refs]
+    for s, (label_filter, where) in zip(served, filters):
+        _check_filter(s, label_filter, where)
+    return served
+
+
+def _classify(request: Request, background: BackgroundTasks, served: list[ServedModel], texts: list[str],
+              executor: ThreadPoolExecutor | None = None) -> list[np.ndarray]:
+    """Scores of every model on the texts (shared encoding passes), counted, with routing scheduled."""
+    probas = predict_models(served, texts, executor)
+    metrics = request.app.state.metrics
+    for s in served:
+        metrics.count_predictions(s.id, len(texts))
+    _schedule_routing(background, request, served, texts, probas)
+    return probas
+
+
+def _bands(served: ServedModel, proba: np.ndarray) -> list[str]:
+    """The routing band of each text's top label (:mod:`labelf_trainer.registry.bands`)."""
+    return [served.bands.of(float(row.max())) for row in np.asarray(proba)] if len(proba) else []
+
+
 def _schedule_routing(background: BackgroundTasks, request: Request, served: list[ServedModel], texts: list[str],
                       probas: list[np.ndarray]) -> None:
     settings, project, metrics = request.app.state.settings, request.app.state.project, request.app.state.metrics
@@ -91,49 +120,43 @@ def _ms(t0: float) -> int:
 def inference(
     model_id: ModelIdPath,
     body: Annotated[InferenceRequest, Body(openapi_examples=INFERENCE_EXAMPLES)],
-    request: Request, background: BackgroundTasks, manager: ManagerDep, metrics: MetricsDep,
+    request: Request, background: BackgroundTasks, manager: ManagerDep, settings: SettingsDep,
 ) -> dict:
     """Labels per text sorted by confidence; `max_predictions` cuts the list, `label_filter` restricts it.
 
     Up to 8 texts, each at most 10,000 characters. `text_language` is the request's dominant language
-    (ISO 639-1), or `unknown` when no text has enough letters (8) or a confident enough guess to tell.
+    (ISO 639-1), or `unknown` when no text has enough letters (8) or a confident enough guess to tell. `bands`
+    (an addition to the Labelf shape) is each text's routing band: `auto`, `review` or `human`.
     """
     t0 = time.perf_counter()
-    served = _get(manager, model_id, "model_id")
-    _check_filter(served, body.label_filter, "label_filter")
+    served = _served(manager, settings, [(model_id, "model_id")], [(body.label_filter, "label_filter")],
+                     field="model_id")[0]
     texts = list(body.texts)
-    proba = predict_models([served], texts)[0]
+    proba = _classify(request, background, [served], texts)[0]
     preds = rank(proba, served.labels, max_predictions=body.max_predictions, label_filter=body.label_filter)
-    metrics.count_predictions(served.id, len(texts))
-    _schedule_routing(background, request, [served], texts, [proba])
     return {"predictions": preds, "model_id": served.id, "model_version": served.version,
-            "text_language": dominant_language(texts), "processing_time_ms": _ms(t0)}
+            "text_language": dominant_language(texts), "processing_time_ms": _ms(t0),
+            "bands": _bands(served, proba)}
 
 
 @router.post("/v2/models/inference", response_model=MultiInferenceResponse, responses=_ERRORS,
              summary="Multi-model inference (per-model settings)")
 def multi_inference(
     body: Annotated[MultiInferenceRequest, Body(openapi_examples=MULTI_INFERENCE_EXAMPLES)],
-    request: Request, background: BackgroundTasks, manager: ManagerDep, metrics: MetricsDep,
-    executor: ExecutorDep, settings: SettingsDep,
+    request: Request, background: BackgroundTasks, manager: ManagerDep, executor: ExecutorDep,
+    settings: SettingsDep,
 ) -> dict:
     """Run several models on the same texts in one call; each model has its own `max_predictions` and
     `label_filter`. Models on the same frozen encoder share one encoding pass; the others run in parallel."""
     t0 = time.perf_counter()
-    if len(body.model_settings) > settings.max_models_per_request:
-        raise ApiError(422, f"model_settings: at most {settings.max_models_per_request} models per request")
-    served = [_get(manager, s.model_id, f"model_settings[{i}].model_id") for i, s in enumerate(body.model_settings)]
-    for i, (s, ms) in enumerate(zip(served, body.model_settings)):
-        _check_filter(s, ms.label_filter, f"model_settings[{i}].label_filter")
-    texts = list(body.texts)
-    probas = predict_models(served, texts, executor)
-    results = []
-    for s, ms, p in zip(served, body.model_settings, probas):
-        results.append({"model_id": s.id, "model_name": s.name, "model_version": s.version,
-                        "predictions": rank(p, s.labels, max_predictions=ms.max_predictions,
-                                            label_filter=ms.label_filter, key="score")})
-        metrics.count_predictions(s.id, len(texts))
-    _schedule_routing(background, request, served, texts, probas)
+    ms = body.model_settings
+    served = _served(manager, settings, [(s.model_id, f"model_settings[{i}].model_id") for i, s in enumerate(ms)],
+                     [(s.label_filter, f"model_settings[{i}].label_filter") for i, s in enumerate(ms)],
+                     field="model_settings")
+    probas = _classify(request, background, served, list(body.texts), executor)
+    results = [{"model_id": s.id, "model_name": s.name, "model_version": s.version, "bands": _bands(s, p),
+                "predictions": rank(p, s.labels, max_predictions=m.max_predictions, label_filter=m.label_filter,
+                                    key="score")} for s, m, p in zip(served, ms, probas)]
     return {"results": results, "processing_time_ms": _ms(t0)}
 
 
@@ -141,21 +164,15 @@ def multi_inference(
              summary="Multi-model inference (one setting for all models)")
 def multi_model_inference(
     body: Annotated[MultiModelRequest, Body(openapi_examples=MULTI_MODEL_EXAMPLES)],
-    request: Request, background: BackgroundTasks, manager: ManagerDep, metrics: MetricsDep,
-    executor: ExecutorDep, settings: SettingsDep,
+    request: Request, background: BackgroundTasks, manager: ManagerDep, executor: ExecutorDep,
+    settings: SettingsDep,
 ) -> dict:
     """Run several models on the same texts; results keyed by model id (a string), one `max_predictions` for all."""
     t0 = time.perf_counter()
     ids = list(dict.fromkeys(body.model_ids))
-    if len(ids) > settings.max_models_per_request:
-        raise ApiError(422, f"model_ids: at most {settings.max_models_per_request} models per request")
-    served = [_get(manager, mid, f"model_ids[{body.model_ids.index(mid)}]") for mid in ids]
-    texts = list(body.texts)
-    probas = predict_models(served, texts, executor)
-    results = {}
-    for s, p in zip(served, probas):
-        results[str(s.id)] = {"predictions": rank(p, s.labels, max_predictions=body.max_predictions),
-                              "model_version": s.version}
-        metrics.count_predictions(s.id, len(texts))
-    _schedule_routing(background, request, served, texts, probas)
+    served = _served(manager, settings, [(mid, f"model_ids[{body.model_ids.index(mid)}]") for mid in ids],
+                     field="model_ids")
+    probas = _classify(request, background, served, list(body.texts), executor)
+    results = {str(s.id): {"predictions": rank(p, s.labels, max_predictions=body.max_predictions),
+                           "model_version": s.version, "bands": _bands(s, p)} for s, p in zip(served, probas)}
     return {"results": results, "processing_time_ms": _ms(t0)}
