@@ -15,17 +15,23 @@ app = make_app("API keys for `labelf serve`: create, revoke, list.")
 @app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="A name to recognise the key by (e.g. the client using it).")] = "default",
+    scope: Annotated[str, typer.Option(help="inference (the v2 API, /v1/classify), labeling (the Label Studio ML "
+                                            "backend and webhooks) or admin (everything).")] = "inference",
     config: ConfigOpt = None,
 ) -> None:
     """Create a key and print it once on stdout (only its hash is stored; it cannot be shown again).
 
-    Example: export LABELF_API_KEY=$(labelf keys create dashboard)
+    \b
+    Examples:
+      export LABELF_API_KEY=$(labelf keys create dashboard)
+      labelf keys create label-studio --scope labeling
     """
     from ..service.keys import ApiKeyStore
 
     with Project.open(config) as project:
-        key_id, key = ApiKeyStore(project.ws).create(name)
-    info(f"created API key {key_id} ({name!r}); it is shown only now. Send it as 'Authorization: Bearer <key>'.")
+        key_id, key = ApiKeyStore(project.ws).create(name, scope)
+    info(f"created {scope} API key {key_id} ({name!r}); it is shown only now. Send it as 'Authorization: Bearer "
+         "<key>'.")
     typer.echo(key)
 
 
@@ -57,8 +63,8 @@ def list_keys(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
     with Project.open(config) as project:
         keys = ApiKeyStore(project.ws).list()
     if fmt == "json":
-        emit_json({"keys": [{"id": k.id, "name": k.name, "created_at": k.created_at, "revoked_at": k.revoked_at,
-                             "active": k.active} for k in keys]})
+        emit_json({"keys": [{"id": k.id, "name": k.name, "scopes": k.scopes, "created_at": k.created_at,
+                             "revoked_at": k.revoked_at, "active": k.active} for k in keys]})
         return
-    print_table("API keys", ["id", "name", "created", "revoked"],
-                [[k.id, k.name, k.created_at, k.revoked_at or ""] for k in keys])
+    print_table("API keys", ["id", "name", "scope", "created", "revoked"],
+                [[k.id, k.name, k.scopes, k.created_at, k.revoked_at or ""] for k in keys])

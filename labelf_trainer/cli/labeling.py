@@ -156,8 +156,9 @@ def connect_ml(
     backend_url: Annotated[str, typer.Argument(help="Where Label Studio reaches our ML backend, e.g. "
                                                     "http://127.0.0.1:8000/ml-backend (from `labelf serve`).")],
     webhook: Annotated[bool, typer.Option(help="Also send annotation events to BACKEND_URL/webhook.")] = True,
-    api_key_env: Annotated[str, typer.Option(help="Variable holding a `labelf keys create` key for a `labelf serve` "
-                                                  "with auth (unset: no auth).")] = "LABELF_API_KEY",
+    api_key_env: Annotated[str, typer.Option(help="Variable holding a labeling key (`labelf keys create NAME --scope "
+                                                  "labeling`) for a `labelf serve` with auth (unset: no auth).")
+                           ] = "LABELF_API_KEY",
     url: UrlOpt = None,
     config: ConfigOpt = None,
 ) -> None:

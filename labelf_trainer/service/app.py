@@ -31,14 +31,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..loop.project import Project
 from .classify import ClassifyService
-from .deps import require_api_key
+from .deps import require_scope
 from .errors import install_error_handlers
 from .keys import ApiKeyStore
+from .logs import configure_logging
 from .manager import ModelManager
 from .metrics import ServiceMetrics
 from . import ml_backend
 from .routes import classify, inference, models, ops
 from .settings import ServiceSettings
+from .traffic import RoutingQueue
 
 __all__ = ["create_app", "app_from_env", "MAX_BODY_BYTES"]
 
@@ -116,7 +118,8 @@ class RequestContext:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             seconds = time.perf_counter() - t0
             self.metrics.observe_request(scope.get("method", "-"), route, status["code"], seconds)
-            log.info("%s %s %s %d %.1fms", rid, scope.get("method"), scope.get("path"), status["code"], seconds * 1000)
+            log.info("request", extra={"request_id": rid, "method": scope.get("method"), "path": scope.get("path"),
+                                       "status": status["code"], "ms": round(seconds * 1000, 1)})
 
     @staticmethod
     async def _reply(send: Send, code: int, body: dict[str, Any]) -> None:
@@ -150,6 +153,8 @@ def create_app(project: Project | str | Path | None = None, *, settings: Service
         app.state.classify = ClassifyService(proj, manager, cache_size=settings.classify_cache_size,
                                              zero_shot_cache_size=settings.zero_shot_cache_size,
                                              runtime=settings.runtime)
+        app.state.routing = RoutingQueue(proj, metrics, quota_per_hour=settings.routing_quota_per_hour,
+                                         max_pending=settings.routing_queue_size).start()
         if settings.auth and app.state.keys.count_active() == 0:
             log.warning("no active API keys: every request will be refused (401); create one with `labelf keys create`")
         log.info("serving %d model(s) of project %r (runtime %s)", len(manager.loaded), proj.config.project,
@@ -157,6 +162,7 @@ def create_app(project: Project | str | Path | None = None, *, settings: Service
         try:
             yield
         finally:
+            app.state.routing.stop()
             manager.stop()
             app.state.executor.shutdown(wait=False, cancel_futures=True)
             if owned:
@@ -167,19 +173,20 @@ def create_app(project: Project | str | Path | None = None, *, settings: Service
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
-    auth = [Depends(require_api_key)]
+    inference_scope = [Depends(require_scope("inference"))]
     app.include_router(ops.public)
-    app.include_router(ops.router)
-    app.include_router(models.router, dependencies=auth)
-    app.include_router(inference.router, dependencies=auth)
-    app.include_router(classify.router, dependencies=auth)
-    app.include_router(ml_backend.router, prefix="/ml-backend", tags=["label-studio"], dependencies=auth)
+    app.include_router(ops.router, dependencies=inference_scope)
+    app.include_router(inference.router, dependencies=inference_scope)  # before models: OPTIONS /v2/models/inference
+    app.include_router(models.router, dependencies=inference_scope)
+    app.include_router(classify.router, dependencies=inference_scope)
+    app.include_router(ml_backend.router, prefix="/ml-backend", tags=["label-studio"],
+                       dependencies=[Depends(require_scope("labeling"))])
     app.add_middleware(RequestContext, metrics=metrics)
     return app
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory for ``labelf serve``: the project from ``LABELF_CONFIG``, settings from ``LABELF_SERVE_*``."""
-    level = getattr(logging, os.environ.get("LABELF_LOG_LEVEL", "info").upper(), logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """uvicorn factory for ``labelf serve``: the project from ``LABELF_CONFIG``, settings from ``LABELF_SERVE_*``;
+    the log is JSON lines (``LABELF_LOG_FORMAT=text`` for escaped text) at ``LABELF_LOG_LEVEL``."""
+    configure_logging(os.environ.get("LABELF_LOG_LEVEL", "info"), os.environ.get("LABELF_LOG_FORMAT", "json"))
     return create_app(None, settings=ServiceSettings.from_env())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
@@ -24,7 +25,7 @@ from .manager import ModelManager
 from .metrics import ServiceMetrics
 from .settings import ServiceSettings
 
-__all__ = ["get_settings", "get_project", "get_manager", "require_api_key", "SettingsDep", "ProjectDep",
+__all__ = ["get_settings", "get_project", "get_manager", "require_api_key", "require_scope", "SettingsDep", "ProjectDep",
            "ManagerDep", "ApiKeyDep", "ExecutorDep", "MetricsDep", "ClassifyDep", "request_id"]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="labelf"'}
@@ -81,7 +82,7 @@ def _presented_key(header: str) -> str | None:
 
 
 def require_api_key(request: Request, settings: SettingsDep) -> ApiKey | None:
-    """The caller's active API key; 401 for a missing, malformed, unknown or revoked key."""
+    """The caller's active API key (any scope); 401 for a missing, malformed, unknown or revoked key."""
     if not settings.auth:
         return None
     header = request.headers.get("authorization")
@@ -97,6 +98,18 @@ def require_api_key(request: Request, settings: SettingsDep) -> ApiKey | None:
         raise ApiError(401, "invalid or revoked API key", headers=_CHALLENGE)
     request.state.api_key_id = found.id
     return found
+
+
+def require_scope(scope: str) -> Callable[..., ApiKey | None]:
+    """A dependency: the caller's key must allow ``scope`` (403 naming the scope otherwise)."""
+
+    def check(key: Annotated[ApiKey | None, Depends(require_api_key)]) -> ApiKey | None:
+        if key is not None and not key.allows(scope):
+            raise ApiError(403, f"API key {key.id} ({key.scopes}) may not use {scope} endpoints: create one with "
+                                f"`labelf keys create NAME --scope {scope}`")
+        return key
+
+    return check
 
 
 ApiKeyDep = Annotated[ApiKey | None, Depends(require_api_key)]

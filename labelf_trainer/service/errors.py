@@ -9,6 +9,7 @@ the log, never to the client).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,7 +20,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..exceptions import DataError, LabelfError, ModelNotFoundError
 from .manager import ModelUnavailableError
 
-__all__ = ["ApiError", "install_error_handlers", "format_loc", "error_body"]
+__all__ = ["ApiError", "install_error_handlers", "format_loc", "error_body", "document_errors", "ERROR_CODES"]
+
+#: Every error status the service can answer, with what it means; each has the one ErrorResponse body.
+ERROR_CODES: dict[str, str] = {
+    "400": "The body is not valid JSON text (e.g. not UTF-8).",
+    "401": "Missing, malformed, unknown or revoked API key.",
+    "403": "The API key's scope does not allow this endpoint.",
+    "404": "Unknown model, version or path.",
+    "405": "Method not allowed on this path.",
+    "409": "The project has no model to answer with (ML backend).",
+    "413": "Request body, or inline labels/examples, over the server's limit.",
+    "422": "Invalid input; `detail` names the field.",
+    "500": "Unexpected server error; the body carries only the request id.",
+    "503": "A deployed model cannot be loaded, or the workspace is busy.",
+}
 
 log = logging.getLogger("labelf.service")
 
@@ -106,9 +121,54 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
                         status_code=500)
 
 
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with one error model: every operation documents its error statuses with
+    ``ErrorResponse`` (FastAPI's default 422 ``HTTPValidationError``, which this service never sends, is removed)."""
+    from .schemas import ErrorResponse
+
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components["ErrorResponse"] = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    for path, ops in schema.get("paths", {}).items():
+        for method, op in ops.items():
+            responses = op.setdefault("responses", {})
+            codes = ["404", "405", "500"] if path == "/health" else list(ERROR_CODES)
+            if method == "get":
+                codes = [c for c in codes if c not in ("400", "413")]
+            for code in codes:
+                given = responses.get(code, {})
+                content = given.get("content")
+                own = content and "HTTPValidationError" not in str(content)  # e.g. /ready's 503 body
+                responses[code] = {"description": given.get("description") or ERROR_CODES[code],
+                                   "content": content if own else ref}
+    return schema
+
+
+async def _busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+    """Another process holds the workspace's write lock longer than the busy timeout: 503, retry later."""
+    if "locked" not in str(exc) and "busy" not in str(exc):
+        return await _unexpected(request, exc)
+    log.warning("request %s: workspace busy: %s", getattr(request.state, "request_id", "-"), exc)
+    return JSONResponse(error_body(request, "the workspace is busy (another process is writing); retry shortly"),
+                        status_code=503, headers={"Retry-After": "1"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(LabelfError, _labelf_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(sqlite3.OperationalError, _busy)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        app.openapi_schema = document_errors(get_openapi(title=app.title, version=app.version,
+                                                         description=app.description, routes=app.routes))
+    return app.openapi_schema

@@ -33,6 +33,7 @@ class ServiceMetrics:
         self.latency_sum: dict[str, float] = defaultdict(float)
         self.predictions: dict[int, int] = defaultdict(int)
         self.routed: dict[int, int] = defaultdict(int)
+        self.routing: dict[str, int] = defaultdict(int)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -47,6 +48,11 @@ class ServiceMetrics:
     def count_routed(self, model_id: int, n_texts: int) -> None:
         with self._lock:
             self.routed[model_id] += n_texts
+
+    def count_routing(self, outcome: str, n_texts: int = 1) -> None:
+        """Routing decisions: ``queued``, ``over_quota`` (the key's hourly quota), ``shed`` (the queue was full)."""
+        with self._lock:
+            self.routing[outcome] += n_texts
 
     def render(self, **gauges: float) -> str:
         lines: list[str] = []
@@ -70,6 +76,9 @@ class ServiceMetrics:
             lines += ["# HELP labelf_routed_texts_total Low-confidence texts stored for labeling per model.",
                       "# TYPE labelf_routed_texts_total counter"]
             lines += [f"labelf_routed_texts_total{_labels(model_id=k)} {v}" for k, v in sorted(self.routed.items())]
+            lines += ["# HELP labelf_routing_texts_total Low-confidence texts by routing outcome (queued, over_quota, "
+                      "shed).", "# TYPE labelf_routing_texts_total counter"]
+            lines += [f"labelf_routing_texts_total{_labels(outcome=k)} {v}" for k, v in sorted(self.routing.items())]
         for name, value in gauges.items():
             lines += [f"# TYPE labelf_{name} gauge", f"labelf_{name} {value}"]
         return "\n".join(lines) + "\n"

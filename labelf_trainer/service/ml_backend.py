@@ -21,11 +21,14 @@ import logging
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Body, Request
-from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from ..config import MAX_TEXT_CHARS
 
 from ..connectors.label_studio.schema import LabelSchema, parse_labeling_config
 from ..connectors.label_studio.webhook import ingest_webhook
@@ -33,6 +36,7 @@ from ..connectors.tasks import model_version_tag
 from ..exceptions import LabelfError
 from ..loop.project import Project
 from ..predict import choices
+from .errors import ApiError
 from .manager import ModelManager, ServedModel
 
 __all__ = ["COUNTER_KEY", "MLBackendState", "router"]
@@ -47,6 +51,7 @@ class MLBackendState:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.training: subprocess.Popen[str] | None = None
+        self.log: Path | None = None
         self.last_error: str | None = None
         self.trainings = 0
 
@@ -63,7 +68,7 @@ class MLBackendState:
     def _finish(self) -> None:
         proc, self.training = self.training, None
         assert proc is not None
-        err = (proc.stderr.read() if proc.stderr else "").strip()
+        err = self.log.read_text(encoding="utf-8", errors="replace") if self.log and self.log.is_file() else ""
         if proc.returncode == 0:
             self.trainings += 1
             self.last_error = None
@@ -96,9 +101,33 @@ _INIT_LOCK = threading.Lock()
 router = APIRouter(tags=["label-studio-ml-backend"])
 
 
-def _error(status: int, field: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"detail": [{"loc": ["body", field], "msg": message}],
-                                                     "status": "error", "message": message})
+def _error(status: int, field: str, message: str) -> ApiError:
+    """The service's one error body (``{detail, errors, request_id}``), naming the field."""
+    return ApiError(status, f"{field}: {message}", errors=[{"loc": field, "msg": message}])
+
+
+class _LabelStudioBody(BaseModel):
+    """Label Studio sends more fields than we read; they are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class SetupRequest(_LabelStudioBody):
+    label_config: StrictStr | None = Field(None, alias="schema", description="The project's labeling config (XML).")
+    project: StrictStr | StrictInt | None = None
+
+
+class PredictTask(_LabelStudioBody):
+    data: dict[str, Any] = Field(description="The task's data; the text is under the labeling config's field.")
+
+
+class PredictRequest(_LabelStudioBody):
+    tasks: list[PredictTask] = Field(max_length=1000, description="Label Studio tasks.")
+    label_config: StrictStr | None = Field(None, description="The project's labeling config (XML).")
+
+
+class WebhookRequest(_LabelStudioBody):
+    action: StrictStr = Field(min_length=1, max_length=100, description="e.g. ANNOTATION_CREATED, START_TRAINING.")
 
 
 @router.get("/health")
@@ -112,50 +141,46 @@ def health(request: Request) -> dict[str, Any]:
 
 
 @router.post("/setup")
-def setup(request: Request, payload: Annotated[dict[str, Any] | None, Body()] = None) -> Any:
-    project, manager, st = _state(request)
-    payload = payload or {}
-    if payload.get("schema"):
+def setup(request: Request, payload: Annotated[SetupRequest | None, Body()] = None) -> dict[str, Any]:
+    project, manager, _st = _state(request)
+    xml = payload.label_config if payload is not None else None
+    if xml:
         try:
-            schema = parse_labeling_config(payload["schema"])
+            schema = parse_labeling_config(xml)
         except LabelfError as e:
-            return _error(422, "schema", str(e))
+            raise _error(422, "schema", str(e)) from None
         unknown = sorted(set(schema.labels) - set(project.config.label_names))
         if unknown:
-            return _error(422, "schema", f"labels not in the project config: {', '.join(map(repr, unknown))}")
+            raise _error(422, "schema", f"labels not in the project config: {', '.join(map(repr, unknown))}")
     try:
         _model, version = current(project, manager)
     except LabelfError as e:
-        return _error(409, "model_version", str(e))
+        raise _error(409, "model_version", str(e)) from None
     return {"model_version": version}
 
 
-def _text_of(task: dict[str, Any], schema: Any) -> str | None:
-    data = task.get("data") if isinstance(task, dict) else None
-    return (schema.text_of(data) or None) if isinstance(data, dict) else None
+def _text_of(task: PredictTask, schema: Any) -> str | None:
+    return schema.text_of(task.data) or None
 
 
 @router.post("/predict")
-def predict(request: Request, payload: Annotated[dict[str, Any], Body()]) -> Any:
-    project, manager, st = _state(request)
-    tasks = payload.get("tasks")
-    if not isinstance(tasks, list):
-        return _error(422, "tasks", "'tasks' must be a list of Label Studio tasks")
+def predict(request: Request, payload: Annotated[PredictRequest, Body()]) -> dict[str, Any]:
+    project, manager, _st = _state(request)
     try:
-        schema = parse_labeling_config(payload["label_config"]) if payload.get("label_config") else \
+        schema = parse_labeling_config(payload.label_config) if payload.label_config else \
             LabelSchema(from_name="label", to_name="text", labels=tuple(project.config.label_names))
     except LabelfError as e:
-        return _error(422, "label_config", str(e))
-    texts = [_text_of(t, schema) for t in tasks]
-    bad = [i for i, t in enumerate(texts) if t is None]
+        raise _error(422, "label_config", str(e)) from None
+    texts = [_text_of(t, schema) for t in payload.tasks]
+    bad = [i for i, t in enumerate(texts) if t is None or len(t) > MAX_TEXT_CHARS]
     if bad:
-        return _error(422, "tasks", f"task(s) at position {', '.join(map(str, bad[:10]))} have no text in data."
-                                    f"{schema.text_field}")
+        raise _error(422, "tasks", f"task(s) at position {', '.join(map(str, bad[:10]))} have no text in data."
+                                   f"{schema.text_field} (or one over {MAX_TEXT_CHARS:,} characters)")
     try:
         served, version = current(project, manager)
-        proba = np.asarray(served.model.predict_proba(texts)) if texts else np.zeros((0, 0))
+        proba = np.asarray(served.model.predict_proba(texts)) if texts else np.zeros((0, 0))  # type: ignore[arg-type]
     except LabelfError as e:
-        return _error(409, "model_version", str(e))
+        raise _error(409, "model_version", str(e)) from None
     picks = choices(proba, served.labels, multi_label=project.config.multi_label,
                     threshold=float(served.model.threshold))
     results = [{"result": schema.result(chosen), "score": score, "model_version": version,
@@ -171,28 +196,29 @@ def start_training(project: Project, st: MLBackendState) -> bool:
         if project.config.source_path is None:
             raise LabelfError("the ML backend can retrain only a project opened from a config file")
         project.ws.kv.set(COUNTER_KEY, 0)
-        st.training = subprocess.Popen(
-            [sys.executable, "-m", "labelf_trainer.cli.main", "train", "--deploy", "--quiet",
-             "--config", str(project.config.source_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        st.log = project.ws.root / "logs" / "ml-backend-training.log"
+        st.log.parent.mkdir(parents=True, exist_ok=True)
+        with st.log.open("w", encoding="utf-8") as err:
+            st.training = subprocess.Popen(
+                [sys.executable, "-m", "labelf_trainer.cli.main", "train", "--deploy", "--quiet",
+                 "--config", str(project.config.source_path)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, text=True)
         log.info("ML backend retraining started (pid %s)", st.training.pid)
         return True
 
 
 @router.post("/webhook")
-def webhook(request: Request, payload: Annotated[dict[str, Any], Body()]) -> Any:
+def webhook(request: Request, payload: Annotated[WebhookRequest, Body()]) -> dict[str, Any]:
     project, _manager, st = _state(request)
-    action = payload.get("action")
-    if not isinstance(action, str):
-        return _error(422, "action", "'action' is required (e.g. ANNOTATION_CREATED)")
+    action = payload.action
     if action == "START_TRAINING":
         return {"status": "ok", "action": action, "training": start_training(project, st)}
     try:
-        stats = ingest_webhook(project, payload)
+        stats = ingest_webhook(project, payload.model_dump(by_alias=True))
     except LabelfError as e:
-        return _error(422, "annotation", str(e))
-    except (KeyError, TypeError, ValueError) as e:
-        return _error(422, "project", f"malformed {action} payload: {e}")
+        raise _error(422, "annotation", str(e)) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise _error(422, "project", f"malformed {action} payload: {e}") from None
     if stats is None:
         return {"status": "ignored", "action": action}
     counted = stats.new + stats.updated

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from ..config import MAX_TEXT_CHARS
 
@@ -21,16 +21,25 @@ __all__ = [
 
 MAX_TEXTS = 8
 """Texts per request (the Labelf limit)."""
-MAX_MODEL_ID = 2**63 - 1
+MAX_MODEL_ID = 2**53 - 1
+"""Largest model id accepted (exactly representable as a JSON number in every client, far above any real id)."""
 
-ModelId = Annotated[int, Field(ge=0, le=MAX_MODEL_ID, description="A model id from GET /v2/models.")]
+
+def _integral(value: Any) -> Any:
+    """JSON has one number type: ``3.0`` is the integer 3 (strings and fractions stay invalid)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integral = BeforeValidator(_integral)
+ModelId = Annotated[int, Field(ge=0, le=MAX_MODEL_ID, description="A model id from GET /v2/models."), Integral]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
 LabelName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Texts = Annotated[list[Text], Field(
     min_length=1, max_length=MAX_TEXTS,
     description=f"Texts to classify. Max {MAX_TEXTS} per request, each at most {MAX_TEXT_CHARS:,} characters.")]
 MaxPredictions = Annotated[int | None, Field(
-    ge=1, le=100_000, description="Max labels per text. Omit to return every label; 1 for the top match only.")]
+    ge=1, le=100_000, description="Max labels per text. Omit to return every label; 1 for the top match only."),
+    Integral]
 LabelFilter = Annotated[list[LabelName] | None, Field(
     min_length=1, max_length=1000, description="Only return scores for these labels (each must be a model label).")]
 

@@ -38,6 +38,14 @@ class ServiceSettings(BaseModel):
     :mod:`labelf_trainer.service.onnx_runtime`)."""
     routing: bool = True
     """Store low-confidence texts of models with routing on (``labelf models routing ID on``) for labeling."""
+    routing_quota_per_hour: int = Field(1000, ge=0)
+    """Texts one API key may route to the labeling pool per hour (more are counted in /metrics, not stored)."""
+    routing_queue_size: int = Field(10_000, ge=1)
+    """Routed texts waiting to be written (while another process holds the write lock); more are shed, counted."""
+    classify_max_labels: int = Field(100, ge=1)
+    """Inline labels per ``/v1/classify`` request (each is embedded)."""
+    classify_max_examples: int = Field(200, ge=0)
+    """Inline examples per ``/v1/classify`` request, over all labels (each is embedded)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> "ServiceSettings":

@@ -103,13 +103,14 @@ CREATE TABLE IF NOT EXISTS api_keys (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
     hash TEXT NOT NULL,
+    scopes TEXT NOT NULL DEFAULT 'inference',
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 #: Columns added after a table was first released: (table, column, declaration). Older workspaces get them on open.
-MIGRATIONS = (("models", "auto_threshold", "REAL"),)
+MIGRATIONS = (("models", "auto_threshold", "REAL"), ("api_keys", "scopes", "TEXT NOT NULL DEFAULT 'inference'"))
 
 
 def utcnow() -> str:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 __all__ = ["KeyStore"]
 
-_PUBLIC = "id, name, created_at, revoked_at"
+_PUBLIC = "id, name, scopes, created_at, revoked_at"
 
 
 class KeyStore:
@@ -20,11 +20,11 @@ class KeyStore:
     def __init__(self, ws: "Workspace") -> None:
         self.ws = ws
 
-    def create(self, name: str, make_hash: Any) -> tuple[int, Any]:
+    def create(self, name: str, scopes: str, make_hash: Any) -> tuple[int, Any]:
         """Insert a key row; ``make_hash(key_id)`` returns ``(hash, value)`` for the new id. Returns (id, value)."""
         with self.ws.transaction() as c:
-            key_id = int(c.execute("INSERT INTO api_keys(name, hash, created_at) VALUES (?, '', ?)",
-                                   (name, utcnow())).lastrowid or 0)
+            key_id = int(c.execute("INSERT INTO api_keys(name, hash, scopes, created_at) VALUES (?, '', ?, ?)",
+                                   (name, scopes, utcnow())).lastrowid or 0)
             digest, value = make_hash(key_id)
             c.execute("UPDATE api_keys SET hash = ? WHERE id = ?", (digest, key_id))
         return key_id, value

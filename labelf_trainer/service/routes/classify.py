@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from ..deps import ClassifyDep
+from ..deps import ClassifyDep, SettingsDep
+from ..errors import ApiError
 from ..schemas import CLASSIFY_EXAMPLES, ClassifyRequest, ClassifyResponse
 
 router = APIRouter(tags=["classify"])
@@ -15,9 +16,20 @@ router = APIRouter(tags=["classify"])
 @router.post("/v1/classify", response_model=ClassifyResponse, summary="Classify one text",
              responses={401: {"description": "Missing, wrong or revoked API key."},
                         404: {"description": "Unknown saved classifier or version."},
+                        413: {"description": "More inline labels or examples than the server embeds per request."},
                         422: {"description": "Invalid input; `detail` names the field."}})
-def classify(body: Annotated[ClassifyRequest, Body(openapi_examples=CLASSIFY_EXAMPLES)], svc: ClassifyDep) -> dict:
+def classify(body: Annotated[ClassifyRequest, Body(openapi_examples=CLASSIFY_EXAMPLES)], svc: ClassifyDep,
+             settings: SettingsDep) -> dict:
     """Inline `labels` (+ optional `descriptions` and per-label `examples`) are classified zero-shot with the
     embedding layer; `classifier` names a saved registry model (`support-tickets`, `support-tickets@v2`, `42@3`).
-    Identical requests are answered from a cache unless `cache` is false. Text only: `image` and `file` are 422."""
+    Identical requests are answered from a cache unless `cache` is false. Text only: `image` and `file` are 422.
+    Every inline label and example is embedded, so a request may carry at most `classify_max_labels` labels and
+    `classify_max_examples` examples (server settings; 413 above)."""
+    n_labels = len(body.labels or [])
+    n_examples = sum(len(v) for v in (body.examples or {}).values())
+    for field, n, limit in (("labels", n_labels, settings.classify_max_labels),
+                            ("examples", n_examples, settings.classify_max_examples)):
+        if n > limit:
+            raise ApiError(413, f"{field}: {n} in one request; this server embeds at most {limit} per request",
+                           errors=[{"loc": field, "msg": f"at most {limit} per request"}])
     return svc.classify(body)

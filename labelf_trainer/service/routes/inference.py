@@ -7,14 +7,13 @@ routed model's confidence threshold are stored for labeling after the response i
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, BackgroundTasks, Body, Path, Request
+from fastapi import APIRouter, Body, Path, Request
 
 from ...exceptions import ModelNotFoundError
 from ...embeddings.langid import dominant_language
@@ -36,10 +35,8 @@ from ..schemas import (
     MultiModelRequest,
     MultiModelResponse,
 )
-from ..traffic import route_low_confidence
 
 router = APIRouter(tags=["inference"])
-log = logging.getLogger("labelf.service")
 
 ModelIdPath = Annotated[int, Path(ge=0, le=MAX_MODEL_ID, description="The deployed model to run.")]
 _ERRORS = {401: {"description": "Missing, wrong or revoked API key."},
@@ -76,14 +73,17 @@ def _served(manager: ModelManager, settings: ServiceSettings, refs: Sequence[tup
     return served
 
 
-def _classify(request: Request, background: BackgroundTasks, served: list[ServedModel], texts: list[str],
+def _classify(request: Request, served: list[ServedModel], texts: list[str],
               executor: ThreadPoolExecutor | None = None) -> list[np.ndarray]:
-    """Scores of every model on the texts (shared encoding passes), counted, with routing scheduled."""
+    """Scores of every model on the texts (shared encoding passes), counted; human-band texts of routed models are
+    queued for the labeling pool (never written in the request: :mod:`labelf_trainer.service.traffic`)."""
     probas = predict_models(served, texts, executor)
-    metrics = request.app.state.metrics
-    for s in served:
-        metrics.count_predictions(s.id, len(texts))
-    _schedule_routing(background, request, served, texts, probas)
+    state = request.app.state
+    for s, p in zip(served, probas):
+        state.metrics.count_predictions(s.id, len(texts))
+        if state.settings.routing and s.record.routing:
+            state.routing.submit(s, texts, p, request_id=request_id(request),
+                                 key_id=getattr(request.state, "api_key_id", None))
     return probas
 
 
@@ -92,35 +92,16 @@ def _bands(served: ServedModel, proba: np.ndarray) -> list[str]:
     return [served.bands.of(float(row.max())) for row in np.asarray(proba)] if len(proba) else []
 
 
-def _schedule_routing(background: BackgroundTasks, request: Request, served: list[ServedModel], texts: list[str],
-                      probas: list[np.ndarray]) -> None:
-    settings, project, metrics = request.app.state.settings, request.app.state.project, request.app.state.metrics
-    todo = [(s, p) for s, p in zip(served, probas) if settings.routing and s.record.routing]
-    if not todo:
-        return
-    rid = request_id(request)
-
-    def run() -> None:
-        for s, p in todo:
-            try:
-                n = route_low_confidence(project, s, texts, p, rid)
-                metrics.count_routed(s.id, n)
-            except Exception:  # noqa: BLE001 - routing must never break serving
-                log.exception("request %s: routing low-confidence texts of model %s failed", rid, s.id)
-
-    background.add_task(run)
-
-
 def _ms(t0: float) -> int:
     return int(round((time.perf_counter() - t0) * 1000))
 
 
-@router.post("/v2/models/{model_id}/inference", response_model=InferenceResponse, responses=_ERRORS,
+@router.post("/v2/models/{model_id:int}/inference", response_model=InferenceResponse, responses=_ERRORS,
              summary="Classify texts with one model")
 def inference(
     model_id: ModelIdPath,
     body: Annotated[InferenceRequest, Body(openapi_examples=INFERENCE_EXAMPLES)],
-    request: Request, background: BackgroundTasks, manager: ManagerDep, settings: SettingsDep,
+    request: Request, manager: ManagerDep, settings: SettingsDep,
 ) -> dict:
     """Labels per text sorted by confidence; `max_predictions` cuts the list, `label_filter` restricts it.
 
@@ -132,7 +113,7 @@ def inference(
     served = _served(manager, settings, [(model_id, "model_id")], [(body.label_filter, "label_filter")],
                      field="model_id")[0]
     texts = list(body.texts)
-    proba = _classify(request, background, [served], texts)[0]
+    proba = _classify(request, [served], texts)[0]
     preds = rank(proba, served.labels, max_predictions=body.max_predictions, label_filter=body.label_filter)
     return {"predictions": preds, "model_id": served.id, "model_version": served.version,
             "text_language": dominant_language(texts), "processing_time_ms": _ms(t0),
@@ -143,7 +124,7 @@ def inference(
              summary="Multi-model inference (per-model settings)")
 def multi_inference(
     body: Annotated[MultiInferenceRequest, Body(openapi_examples=MULTI_INFERENCE_EXAMPLES)],
-    request: Request, background: BackgroundTasks, manager: ManagerDep, executor: ExecutorDep,
+    request: Request, manager: ManagerDep, executor: ExecutorDep,
     settings: SettingsDep,
 ) -> dict:
     """Run several models on the same texts in one call; each model has its own `max_predictions` and
@@ -153,7 +134,7 @@ def multi_inference(
     served = _served(manager, settings, [(s.model_id, f"model_settings[{i}].model_id") for i, s in enumerate(ms)],
                      [(s.label_filter, f"model_settings[{i}].label_filter") for i, s in enumerate(ms)],
                      field="model_settings")
-    probas = _classify(request, background, served, list(body.texts), executor)
+    probas = _classify(request, served, list(body.texts), executor)
     results = [{"model_id": s.id, "model_name": s.name, "model_version": s.version, "bands": _bands(s, p),
                 "predictions": rank(p, s.labels, max_predictions=m.max_predictions, label_filter=m.label_filter,
                                     key="score")} for s, m, p in zip(served, ms, probas)]
@@ -164,7 +145,7 @@ def multi_inference(
              summary="Multi-model inference (one setting for all models)")
 def multi_model_inference(
     body: Annotated[MultiModelRequest, Body(openapi_examples=MULTI_MODEL_EXAMPLES)],
-    request: Request, background: BackgroundTasks, manager: ManagerDep, executor: ExecutorDep,
+    request: Request, manager: ManagerDep, executor: ExecutorDep,
     settings: SettingsDep,
 ) -> dict:
     """Run several models on the same texts; results keyed by model id (a string), one `max_predictions` for all."""
@@ -172,7 +153,7 @@ def multi_model_inference(
     ids = list(dict.fromkeys(body.model_ids))
     served = _served(manager, settings, [(mid, f"model_ids[{body.model_ids.index(mid)}]") for mid in ids],
                      field="model_ids")
-    probas = _classify(request, background, served, list(body.texts), executor)
+    probas = _classify(request, served, list(body.texts), executor)
     results = {str(s.id): {"predictions": rank(p, s.labels, max_predictions=body.max_predictions),
                            "model_version": s.version, "bands": _bands(s, p)} for s, p in zip(served, probas)}
     return {"results": results, "processing_time_ms": _ms(t0)}

@@ -21,7 +21,7 @@ def list_models(project: ProjectDep, all: Annotated[bool, Query(
     return {"models": [r.to_api() for r in project.registry.list() if all or r.deployed_version is not None]}
 
 
-@router.get("/{model_id}", response_model=ModelObject, summary="Get a model",
+@router.get("/{model_id:int}", response_model=ModelObject, summary="Get a model",
             responses={404: {"description": "No model with this id."}})
 def get_model(model_id: ModelIdPath, project: ProjectDep) -> dict:
     """Labels, type, status, metrics with per-class scores, training examples, last trained, confidence threshold."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from ..deps import ManagerDep, MetricsDep, require_api_key
+from ..deps import ManagerDep, MetricsDep
 from ..schemas import HealthResponse, ReadyResponse
 
 public = APIRouter(tags=["ops"])
-router = APIRouter(tags=["ops"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["ops"])  # the app adds the key check
 
 
 @public.get("/health", response_model=HealthResponse, summary="Liveness (no API key needed)")
@@ -29,7 +29,9 @@ def ready(manager: ManagerDep) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
-def metrics(metrics: MetricsDep, manager: ManagerDep) -> PlainTextResponse:
-    """Requests by route and status, a latency histogram per route, texts classified and routed per model."""
-    return PlainTextResponse(metrics.render(models_loaded=len(manager.loaded), model_reloads=manager.reloads),
+def metrics(request: Request, metrics: MetricsDep, manager: ManagerDep) -> PlainTextResponse:
+    """Requests by route and status, a latency histogram per route, texts classified and routed per model,
+    routing outcomes and the texts waiting to be written."""
+    return PlainTextResponse(metrics.render(models_loaded=len(manager.loaded), model_reloads=manager.reloads,
+                                            routing_pending=request.app.state.routing.pending),
                              media_type="text/plain; version=0.0.4")
