@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from fastapi.testclient import TestClient
-from service_fixtures import DOC_MODELS, zero_shot
+from helpers.service import DOC_MODELS, zero_shot
 
 from labelf_trainer.service.app import create_app
-from labelf_trainer.service.onnx_runtime import OnnxEncoder, accelerate
+from labelf_trainer.embeddings.onnx import OnnxEncoder
+from labelf_trainer.models.runtime import accelerate
 from labelf_trainer.service.settings import ServiceSettings
 
 TEXTS = ["I can't log in to my account", "I want to cancel my subscription", "How do I update my payment method?",

@@ -135,7 +135,7 @@ class ClassifyService:
                                examples=list((req.examples or {}).get(lab, []))) for lab in req.labels]
             model = ZeroShotClassifier(specs, encoder=self.encoder)
             if self.runtime != "torch":
-                from .onnx_runtime import accelerate
+                from ..models.runtime import accelerate
 
                 accelerate(model, self.runtime, self.project.ws.cache_dir)
             if len(specs) >= 2:

@@ -175,7 +175,7 @@ class ModelManager:
         try:
             model = self.project.registry.load(rec.id, version, cache=False)
             if self.runtime != "torch":
-                from .onnx_runtime import accelerate
+                from ..models.runtime import accelerate
 
                 accelerate(model, self.runtime, self.project.ws.cache_dir)
             model.predict_proba(["warm up"])  # loads the encoder weights now, not in the first request

