@@ -8,9 +8,11 @@ import pytest
 from labelf_trainer.config import SamplerConfig
 from labelf_trainer.embeddings import normalize
 from labelf_trainer.exceptions import StrategyError
-from labelf_trainer.strategies import (STRATEGIES, ColdStart, CombinedSampler, Diversity, EmptyPoolError,
-                                       EntropySampling, LeastConfidence, MarginSampling, Pool, PoolExhaustedError,
-                                       RandomSampling, RareClassSearch, argselect, make_strategy)
+from labelf_trainer.strategies import (STRATEGIES, ClusterRanker, ColdStart, CombinedSampler, DescriptionQuota,
+                                       Diversity, EmptyPoolError, EntropySampling, ImpactRanker, LanguageCoverage,
+                                       LeastConfidence, MarginSampling, NearDuplicateFilter, Pool, PoolExhaustedError,
+                                       RandomSampling, RareClassSearch, RareQuota, UncertaintyRanker, argselect,
+                                       make_strategy)
 from labelf_trainer.strategies.uncertainty import uncertainty_scores
 
 CLASSES = ["a", "b", "c", "d"]
@@ -34,10 +36,17 @@ def random_pool(n: int = 400, seed: int = 0, n_labeled: int = 20) -> Pool:
                 languages=["en"] * (n - 40) + ["de"] * 40)
 
 
-ALL = [lambda s: make_strategy(name, SamplerConfig(), random_state=s) for name in STRATEGIES] + [
+ALL = [lambda s, name=name: make_strategy(name, SamplerConfig(), random_state=s) for name in STRATEGIES] + [
     lambda s: LeastConfidence(random_state=s), lambda s: EntropySampling(random_state=s),
-    lambda s: ColdStart(random_state=s)]
-IDS = list(STRATEGIES) + ["least_confidence", "entropy", "cold-start"]
+    lambda s: ColdStart(random_state=s),
+    # base strategies alone, and wrappers around them
+    lambda s: UncertaintyRanker(random_state=s), lambda s: ClusterRanker(random_state=s),
+    lambda s: ImpactRanker(random_state=s),
+    lambda s: NearDuplicateFilter(RandomSampling(random_state=s), 0.5),
+    lambda s: LanguageCoverage(RareQuota(ClusterRanker(random_state=s), quota=0.5, target=8), 0.05),
+    lambda s: DescriptionQuota(NearDuplicateFilter(ImpactRanker(random_state=s), 0.9), share=0.3)]
+IDS = list(STRATEGIES) + ["least_confidence", "entropy", "cold-start", "uncertainty-ranker", "cluster-ranker",
+                          "impact-ranker", "near-duplicate-filter", "language-coverage+rare-quota", "description-quota"]
 
 
 @pytest.mark.parametrize("make", ALL, ids=IDS)
@@ -227,9 +236,170 @@ def test_combined_prefers_uncertain_representative_texts_and_traffic() -> None:
     assert sum(160 <= i < 170 for i in sel.indices.tolist()) >= 1
 
 
-@pytest.mark.parametrize("name", ["combined", "diversity"])
+@pytest.mark.parametrize("name", ["combined", "diversity", "uncertainty"])
 def test_batch_covers_the_pool_languages(name: str) -> None:
     pool = random_pool(n=400)  # 40 German texts among 400 (10%)
     sel = make_strategy(name, SamplerConfig(), random_state=0).query(pool, np.arange(20, 400), np.arange(20), n=10)
     langs = {pool.languages[i] for i in sel.indices}
     assert langs == {"en", "de"}
+
+
+def test_uncertainty_batch_covers_the_pool_languages() -> None:
+    """The German texts are the ones the model is surest about: only language coverage brings one in."""
+    rng = np.random.default_rng(8)
+    n = 200
+    X = normalize(rng.normal(size=(n, 32)).astype(np.float32))
+    P = rng.dirichlet(np.ones(4), size=n)
+    P[180:] = [0.97, 0.01, 0.01, 0.01]  # 10% German texts, all confident
+    languages = ["en"] * 180 + ["de"] * 20
+    plain = Pool(X, CLASSES, proba=P)
+    with_langs = Pool(X, CLASSES, proba=P, languages=languages)
+    rows = np.arange(n)
+    before = MarginSampling().query(plain, rows, n=10)
+    assert (before.indices < 180).all()
+    sel = MarginSampling().query(with_langs, rows, n=10)
+    assert {languages[i] for i in sel.indices} == {"en", "de"}
+    assert sel.indices[:9].tolist() == before.indices[:9].tolist()  # only the lowest-ranked pick gave way
+    assert sel.reasons[9]["component"] == "language" and sel.reasons[9]["language"] == "de"
+    assert sel.indices[9] == 180 + np.argmax(uncertainty_scores(P[180:])[0])  # the most uncertain German text
+    # below the share, a language is not covered
+    assert MarginSampling(language_min_share=0.2).query(with_langs, rows, n=10).indices.tolist() == \
+        before.indices.tolist()
+
+
+def test_uncertainty_without_languages_is_the_ranking_minus_near_duplicates() -> None:
+    pool = random_pool(n=300)
+    pool.languages = None
+    unlabeled = np.arange(20, 300)
+    scores, _ = uncertainty_scores(pool.proba[unlabeled])
+    expected = unlabeled[np.argsort(-scores, kind="stable")[:15]]  # random 24-d vectors: no near-duplicates
+    assert MarginSampling().query(pool, unlabeled, np.arange(20), n=15).indices.tolist() == expected.tolist()
+
+
+# ---- wrappers ------------------------------------------------------------------------------------------------------
+
+
+def planted_uncertainty_pool() -> Pool:
+    """Six rows, most uncertain first: 1 duplicates 0, 2 duplicates the labeled row 5, 3 and 4 are distinct."""
+    e = np.eye(8, dtype=np.float32)
+    X = normalize(np.stack([e[0], e[0] + 0.01 * e[1], e[5] + 0.01 * e[2], e[3], e[4], e[5]]))
+    P = np.array([[0.30, 0.30, 0.20, 0.20], [0.35, 0.30, 0.20, 0.15], [0.40, 0.30, 0.20, 0.10],
+                  [0.50, 0.30, 0.10, 0.10], [0.60, 0.20, 0.10, 0.10], [0.90, 0.05, 0.03, 0.02]])
+    return Pool(X, CLASSES, proba=P, labels={5: ("a",)})
+
+
+def test_near_duplicate_filter_skips_duplicates_of_the_batch_and_of_labeled_texts() -> None:
+    pool = planted_uncertainty_pool()
+    rows, labeled = np.arange(5), np.array([5])
+    assert UncertaintyRanker().query(pool, rows, labeled, n=3).indices.tolist() == [0, 1, 2]
+    sel = NearDuplicateFilter(UncertaintyRanker(), 0.95).query(pool, rows, labeled, n=3)
+    assert sel.indices.tolist() == [0, 3, 4]
+    assert sel.scores.tolist() == sorted(sel.scores.tolist(), reverse=True)
+    # a looser threshold lets the duplicates through
+    assert NearDuplicateFilter(UncertaintyRanker(), 1.01).query(pool, rows, labeled, n=3).indices.tolist() == [0, 1, 2]
+
+
+def test_near_duplicate_filter_fills_up_with_the_best_of_the_rest() -> None:
+    pool = planted_uncertainty_pool()
+    sel = NearDuplicateFilter(UncertaintyRanker(), 0.95).query(pool, np.arange(5), np.array([5]), n=5)
+    assert sel.indices.tolist() == [0, 3, 4, 1, 2]  # three distinct texts, then the more uncertain duplicate first
+    X, cid = blobs([10, 10])  # two tight clusters: only two distinct texts
+    sel = NearDuplicateFilter(ClusterRanker(), 0.5).query(Pool(X, CLASSES), np.arange(20), n=4)
+    assert sorted(cid[sel.indices[:2]].tolist()) == [0, 1]
+    assert [r["summary"] for r in sel.reasons[2:]] == ["filler: too few distinct texts left"] * 2
+
+
+def test_near_duplicate_filter_wraps_only_a_ranking_strategy() -> None:
+    with pytest.raises(StrategyError, match="only ranks"):
+        NearDuplicateFilter(LanguageCoverage(UncertaintyRanker()), 0.95)
+    with pytest.raises(StrategyError, match="only ranks"):
+        NearDuplicateFilter(MarginSampling(), 0.95)
+
+
+def test_language_coverage_swaps_the_lowest_pick_for_each_missing_language() -> None:
+    e = np.eye(12, dtype=np.float32)
+    P = np.array([[0.5 + 0.05 * i, 0.5 - 0.05 * i, 0.0, 0.0] for i in range(10)])  # row 0 most uncertain
+    languages = ["en"] * 6 + ["de", "de", "sv", "unknown"]
+    pool = Pool(e[:10], CLASSES, proba=P, languages=languages)
+    rows = np.arange(10)
+    assert UncertaintyRanker().query(pool, rows, n=4).indices.tolist() == [0, 1, 2, 3]
+    sel = LanguageCoverage(UncertaintyRanker(), 0.1).query(pool, rows, n=4)
+    assert sel.indices.tolist() == [0, 1, 8, 6]  # de (2 texts) first takes the last slot, then sv the next one
+    assert [r.get("language") for r in sel.reasons] == [None, None, "sv", "de"]
+    # a language below the share is not covered; "unknown" never is
+    assert LanguageCoverage(UncertaintyRanker(), 0.15).query(pool, rows, n=4).indices.tolist() == [0, 1, 2, 6]
+    assert LanguageCoverage(UncertaintyRanker(), 0.5).query(pool, rows, n=4).indices.tolist() == [0, 1, 2, 3]
+    # every language already in the batch keeps a pick
+    assert LanguageCoverage(UncertaintyRanker(), 0.1).query(pool, rows, n=2).indices.tolist() == [0, 6]
+
+
+def test_rare_quota_comes_first_then_the_base() -> None:
+    pool, labeled, unlabeled = rare_setup()
+    base_order = UncertaintyRanker().query(pool, unlabeled, labeled, n=len(unlabeled)).indices
+    sel = RareQuota(UncertaintyRanker(), quota=0.5, target=3).query(pool, unlabeled, labeled, n=10)
+    assert sel.protected == 3  # label c lacks 3 annotations: the quota is capped there
+    assert set(sel.indices[:3].tolist()) <= set(range(400, 405))
+    assert [r["component"] for r in sel.reasons] == ["rare"] * 3 + ["uncertainty"] * 7
+    assert sel.indices[3:].tolist() == [r for r in base_order.tolist() if r not in sel.indices[:3]][:7]
+    # every label at the target: no quota, unless keep_going
+    plain = RareQuota(UncertaintyRanker(), quota=0.5, target=1).query(pool, unlabeled, labeled, n=10)
+    done_labels = {**pool.labels, 400: ("c",)}
+    done = Pool(pool.embeddings, pool.classes, proba=pool.proba, labels=done_labels,
+                label_embeddings=pool.label_embeddings)
+    lab2, unl2 = np.append(labeled, 400), unlabeled[unlabeled != 400]
+    assert RareQuota(UncertaintyRanker(), quota=0.5, target=1).query(done, unl2, lab2, n=10).protected == 0
+    keep = RareQuota(UncertaintyRanker(), quota=0.5, target=1, keep_going=True).query(done, unl2, lab2, n=10)
+    assert keep.protected == 5 and keep.reasons[0]["label"] == "c"  # labels take turns, fewest first
+    assert [r["component"] for r in keep.reasons[:5]] == ["rare"] * 5
+    assert plain.protected == 1
+
+
+def test_language_coverage_keeps_quota_picks() -> None:
+    pool, labeled, unlabeled = rare_setup()
+    languages = np.array(["en"] * len(pool), dtype=object)
+    languages[400:] = "de"  # the planted rare texts are German
+    scores, _ = uncertainty_scores(pool.proba[unlabeled])
+    languages[unlabeled[np.argsort(scores)[:10]]] = "sv"  # the 10 texts the model is surest about are Swedish
+    pool.languages = languages.tolist()
+    quota = RareQuota(UncertaintyRanker(), quota=0.3, target=10)
+    plain = quota.query(pool, unlabeled, labeled, n=10)
+    assert plain.protected == 3 and {pool.languages[i] for i in plain.indices} == {"de", "en"}
+    sel = LanguageCoverage(quota, 0.02).query(pool, unlabeled, labeled, n=10)
+    assert sel.indices[:9].tolist() == plain.indices[:9].tolist() and pool.languages[sel.indices[9]] == "sv"
+    # a batch of quota picks only is left as it is, although English and Swedish are missing
+    all_quota = RareQuota(UncertaintyRanker(), quota=1.0, target=10)
+    sel = LanguageCoverage(all_quota, 0.02).query(pool, unlabeled, labeled, n=3)
+    assert sel.protected == 3 and sel.indices.tolist() == all_quota.query(pool, unlabeled, labeled, n=3).indices.tolist()
+    assert {pool.languages[i] for i in sel.indices} == {"de"}
+
+
+def test_description_quota_then_clusters() -> None:
+    X, cid = blobs([50, 50, 50, 50], dim=16, spread=0.1, seed=4)
+    pool = Pool(X, CLASSES, label_embeddings=normalize(np.eye(16, dtype=np.float32)[:4]))
+    sel = DescriptionQuota(ClusterRanker(), share=0.5).query(pool, np.arange(200), np.zeros(0, dtype=np.int64), n=6)
+    assert sel.protected == 4
+    assert [CLASSES[cid[i]] for i in sel.indices[:4]] == [r["label"] for r in sel.reasons[:4]]
+    assert sorted(r["label"] for r in sel.reasons[:4]) == CLASSES
+    assert [r["component"] for r in sel.reasons[4:]] == ["cluster", "cluster"]
+
+
+PRESETS = [MarginSampling, Diversity, RareClassSearch, ColdStart, CombinedSampler]
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=[p.__name__ for p in PRESETS])
+def test_a_preset_is_its_composition(preset) -> None:
+    pool = random_pool()
+    strategy = preset(random_state=5)
+    composed = strategy.compose()
+    assert composed.random_state == 5
+    a = strategy.query(pool, np.arange(20, 400), np.arange(20), n=12)
+    b = composed.query(pool, np.arange(20, 400), np.arange(20), n=12)
+    assert a.indices.tolist() == b.indices.tolist() and a.scores.tolist() == b.scores.tolist()
+    assert {r["strategy"] for r in a.reasons} == {strategy.name}
+
+
+def test_argselect_tiebreak_key() -> None:
+    v = np.array([1.0, 3.0, 3.0, 3.0, 0.0])
+    assert argselect(v, 3, tiebreak=np.array([0.0, 0.9, 0.1, 0.5, 0.0])).tolist() == [2, 3, 1]
+    with pytest.raises(StrategyError, match="not both"):
+        argselect(v, 1, rng=np.random.default_rng(0), tiebreak=np.zeros(5))

@@ -5,6 +5,10 @@ the caller builds one :class:`Pool` (cached embeddings, the model's probabilitie
 and passes index arrays into it; the strategy returns a :class:`Selection` of row indices with a score and a
 JSON-able reason per pick. No strategy embeds a text or calls a model.
 
+Scoring is separate from selection: :meth:`QueryStrategy.rank` turns the candidates into a :class:`Ranking`
+(scores, an order, reasons) and :meth:`QueryStrategy.select` picks the batch from it. Base strategies only rank;
+wrappers (:mod:`.wrappers`) change the selection; a :class:`Preset` is a named composition of both.
+
 Errors (all :class:`~labelf_trainer.exceptions.StrategyError`)::
 
     StrategyError
@@ -27,7 +31,9 @@ from ..exceptions import StrategyError
 __all__ = [
     "Pool",
     "Selection",
+    "Ranking",
     "QueryStrategy",
+    "Preset",
     "EmptyPoolError",
     "PoolExhaustedError",
     "argselect",
@@ -85,17 +91,23 @@ class Pool:
 
 @dataclass
 class Selection:
-    """Picked row indices (best first), one score and one reason (a JSON-able dict with a ``summary``) each."""
+    """Picked row indices (best first), one score and one reason (a JSON-able dict with a ``summary``) each.
+
+    ``protected``: how many leading picks a quota reserved (rare labels, label descriptions); later stages such as
+    language coverage keep them.
+    """
 
     indices: np.ndarray
     scores: np.ndarray
     reasons: list[dict[str, Any]]
+    protected: int = 0
 
     def __len__(self) -> int:
         return len(self.indices)
 
     @classmethod
     def concat(cls, parts: Sequence["Selection"]) -> "Selection":
+        """The picks of ``parts`` in order (``protected`` is 0: the caller knows what to protect)."""
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls(np.zeros(0, dtype=np.int64), np.zeros(0), [])
@@ -121,18 +133,23 @@ def check_query_input(pool: Pool, indices_unlabeled: np.ndarray, n: int) -> np.n
     return iu
 
 
-def argselect(values: np.ndarray, n: int, *, maximum: bool = True,
-              rng: np.random.Generator | None = None) -> np.ndarray:
+def argselect(values: np.ndarray, n: int, *, maximum: bool = True, rng: np.random.Generator | None = None,
+              tiebreak: np.ndarray | None = None) -> np.ndarray:
     """Positions of the ``n`` largest (or smallest) values, best first, ties broken at random by ``rng``.
 
-    Without ``rng`` ties keep their original order (deterministic).
+    Without ``rng`` ties go by ``tiebreak`` (smaller first), or else keep their original order (deterministic).
     """
     values = np.asarray(values, dtype=np.float64)
     n = min(n, values.size)
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
     key = -values if maximum else values
-    tiebreak = rng.random(values.size) if rng is not None else np.arange(values.size, dtype=np.float64)
+    if rng is not None and tiebreak is not None:
+        raise StrategyError("argselect takes rng or tiebreak, not both")
+    if rng is not None:
+        tiebreak = rng.random(values.size)
+    elif tiebreak is None:
+        tiebreak = np.arange(values.size, dtype=np.float64)
     if n < values.size:
         # narrow to everything that could be in the top n (ties at the boundary included), then sort fully
         kth = np.partition(key, n - 1)[n - 1]
@@ -193,12 +210,14 @@ def label_counts(pool: Pool, indices_labeled: np.ndarray) -> np.ndarray:
 
 
 def cover_languages(sel: Selection, pool: Pool, candidates: np.ndarray, scores: np.ndarray, *,
-                    min_share: float = 0.02, protected: int = 0, threshold: float = 1.01) -> Selection:
+                    min_share: float = 0.02, protected: int = 0, threshold: float = 1.01,
+                    chosen: np.ndarray | None = None) -> Selection:
     """Make the batch cover every language holding at least ``min_share`` of the candidates.
 
     For each such language missing from the batch (most frequent first, while the batch has room), the lowest-
     ranked pick (never one of the first ``protected`` picks) is replaced by that language's best-scoring candidate
-    (``scores`` aligned with ``candidates``) that is not a near-duplicate (cosine >= ``threshold``) of the batch.
+    (``scores`` aligned with ``candidates``) that is not a near-duplicate (cosine >= ``threshold``) of the batch
+    nor one of (or a near-duplicate of) ``chosen`` (rows picked earlier in the same batch).
     ``"unknown"`` is not a language to cover.
     """
     if pool.languages is None or len(sel) == 0:
@@ -213,7 +232,8 @@ def cover_languages(sel: Selection, pool: Pool, candidates: np.ndarray, scores: 
         return sel
     indices, sc, reasons = sel.indices.copy(), sel.scores.copy(), list(sel.reasons)
     replaceable = [j for j in range(len(indices) - 1, protected - 1, -1)]
-    taken = set(indices.tolist())
+    before = np.asarray(chosen if chosen is not None else [], dtype=np.int64)
+    taken = set(indices.tolist()) | set(before.tolist())
     for lang in missing:
         # keep at least one pick of every language already covered
         while replaceable and sum(langs[indices] == langs[indices[replaceable[0]]]) <= 1:
@@ -225,7 +245,7 @@ def cover_languages(sel: Selection, pool: Pool, candidates: np.ndarray, scores: 
             continue
         slot = replaceable.pop(0)
         rows = candidates[mask][np.argsort(-scores[mask], kind="stable")]
-        others = np.delete(indices, slot)
+        others = np.concatenate([np.delete(indices, slot), before])
         pick, _ = greedy_distinct(rows, pool.embeddings, 1, threshold, chosen=others)
         if not len(pick):
             continue
@@ -236,15 +256,68 @@ def cover_languages(sel: Selection, pool: Pool, candidates: np.ndarray, scores: 
         sc[slot] = float(scores[np.flatnonzero(candidates == row)[0]])
         reasons[slot] = {"component": "language", "language": lang,
                          "summary": f"covers language '{lang}' ({counts[lang]} texts in the pool)"}
-    return Selection(indices, sc, reasons)
+    return Selection(indices, sc, reasons, sel.protected)
+
+
+class Ranking(ABC):
+    """One query's candidates, scored and ordered by a base strategy: what :meth:`QueryStrategy.rank` returns.
+
+    A base strategy only ranks: its ranking fills ``scores`` (one per candidate, higher = better) and implements
+    :meth:`order` and :meth:`reasons`. Selecting the batch from it is the strategy's
+    :meth:`~QueryStrategy.select`, which wrappers (:mod:`.wrappers`) override. A ranking that needs the batch size
+    first (a clustering) sets ``scores`` in its :meth:`order` call. ``tiebreak``: per-candidate key for equal
+    scores (smaller first; ``None``: candidate order). ``filler``: the reason of a pick that only fills up a short
+    batch (``None``: its own reason).
+    """
+
+    filler: dict[str, Any] | None = None
+
+    def __init__(self, pool: Pool, candidates: np.ndarray, labeled: np.ndarray, rng: np.random.Generator) -> None:
+        self.pool = pool
+        self.candidates = candidates
+        self.labeled = labeled
+        self.rng = rng
+        self.scores: np.ndarray = np.zeros(len(candidates))
+        self.tiebreak: np.ndarray | None = None
+        self._where: np.ndarray | None = None
+
+    @abstractmethod
+    def order(self, n: int, chosen: np.ndarray) -> np.ndarray:
+        """Candidate rows best first, as deep as ``n`` picks need; ``chosen`` rows (already picked) may be left out."""
+
+    @abstractmethod
+    def reasons(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        """One reason (a JSON-able dict with a ``summary``) per row."""
+
+    def positions(self, rows: np.ndarray) -> np.ndarray:
+        """Positions of ``rows`` in ``candidates``."""
+        if self._where is None:
+            self._where = np.full(len(self.pool), -1, dtype=np.int64)
+            self._where[self.candidates] = np.arange(len(self.candidates))
+        return self._where[np.asarray(rows, dtype=np.int64)]
+
+    def best(self, n: int, exclude: np.ndarray) -> np.ndarray:
+        """The ``n`` best-scoring candidate rows outside ``exclude``, best first."""
+        rest = np.flatnonzero(~np.isin(self.candidates, exclude))
+        top = argselect(self.scores[rest], n, tiebreak=self.tiebreak[rest] if self.tiebreak is not None else None)
+        return self.candidates[rest[top]]
+
+    def take(self, rows: np.ndarray, reason: dict[str, Any] | None = None) -> Selection:
+        """``rows`` as a :class:`Selection`: their scores, and their own reasons or a copy of ``reason`` each."""
+        rows = np.asarray(rows, dtype=np.int64)
+        pos = self.positions(rows)
+        reasons = [dict(reason) for _ in rows] if reason is not None else self.reasons(rows)
+        return Selection(rows, self.scores[pos] if len(pos) else np.zeros(0), reasons)
 
 
 class QueryStrategy(ABC):
     """A query strategy: pick ``n`` unlabeled rows of a :class:`Pool`.
 
-    Subclasses implement :meth:`_query`; :meth:`query` validates input once, calls it and keeps the result's
-    scores in ``last_scores_`` and reasons in ``last_reasons_`` (so the CLI and Label Studio can show why).
-    Randomness comes only from ``random_state`` (an int seed), turned into a generator per call.
+    Scoring is separate from selection: :meth:`rank` scores and orders the candidates (a :class:`Ranking`),
+    :meth:`select` picks the batch from it (by default the first ``n`` of the order; wrappers in :mod:`.wrappers`
+    skip near-duplicates, reserve quotas, cover languages). :meth:`query` validates input once, runs both and keeps
+    the result's scores in ``last_scores_`` and reasons in ``last_reasons_`` (so the CLI and Label Studio can show
+    why). Randomness comes only from ``random_state`` (an int seed), turned into a generator per call.
     """
 
     name: ClassVar[str] = "base"
@@ -267,22 +340,40 @@ class QueryStrategy(ABC):
         self.last_reasons_ = sel.reasons
         return sel
 
-    @abstractmethod
     def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
                rng: np.random.Generator) -> Selection:
         """Select exactly ``n`` rows of the (validated) ``indices_unlabeled``."""
+        ranking = self.rank(pool, indices_unlabeled, indices_labeled, rng)
+        return self.select(ranking, n, np.zeros(0, dtype=np.int64))
+
+    @abstractmethod
+    def rank(self, pool: Pool, candidates: np.ndarray, labeled: np.ndarray, rng: np.random.Generator) -> Ranking:
+        """Score and order ``candidates`` (unlabeled rows); ``labeled`` are the labeled rows."""
+
+    def select(self, ranking: Ranking, n: int, chosen: np.ndarray) -> Selection:
+        """Up to ``n`` picks from ``ranking``, none of them in ``chosen`` (rows picked earlier in the batch)."""
+        rows = ranking.order(n, chosen)
+        if len(chosen):
+            rows = rows[~np.isin(rows, chosen)]
+        return ranking.take(rows[:n])
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
         return f"{type(self).__name__}({params})"
 
 
-def fill_up(sel: Selection, candidates: np.ndarray, scores: np.ndarray, n: int, reason: dict[str, Any]) -> Selection:
-    """Complete a short selection with the best remaining candidates (when near-duplicate filtering left too few)."""
-    if len(sel) >= n:
-        return sel
-    rest_mask = ~np.isin(candidates, sel.indices)
-    rest, rest_scores = candidates[rest_mask], scores[rest_mask]
-    top = argselect(rest_scores, n - len(sel))
-    extra = Selection(rest[top], rest_scores[top], [dict(reason) for _ in top])
-    return Selection.concat([sel, extra])
+class Preset(QueryStrategy):
+    """A named composition of a base strategy and wrappers, with the constructor of one strategy.
+
+    Subclasses implement :meth:`compose`; ranking and selection are the composition's.
+    """
+
+    @abstractmethod
+    def compose(self) -> QueryStrategy:
+        """The wrapped strategy this preset stands for."""
+
+    def rank(self, pool: Pool, candidates: np.ndarray, labeled: np.ndarray, rng: np.random.Generator) -> Ranking:
+        return self.compose().rank(pool, candidates, labeled, rng)
+
+    def select(self, ranking: Ranking, n: int, chosen: np.ndarray) -> Selection:
+        return self.compose().select(ranking, n, chosen)

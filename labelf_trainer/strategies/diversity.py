@@ -1,9 +1,11 @@
 """Diversity sampling: cluster the candidates on their embeddings and spread the batch over the clusters.
 
 Clustering is seeded k-means (scikit-learn ``KMeans``) for small pools and ``MiniBatchKMeans`` fitted on a seeded
-sample for large ones (:data:`FULL_KMEANS_MAX` rows), then every candidate is assigned to its nearest centre. The
-batch takes one representative (the candidate closest to its centre) per cluster, largest clusters first; it never
-holds two near-duplicates (cosine >= ``near_duplicate_threshold``) nor a near-duplicate of a labeled text.
+sample for large ones (:data:`FULL_KMEANS_MAX` rows), then every candidate is assigned to its nearest centre.
+:class:`ClusterRanker` orders the candidates one representative (the candidate closest to its centre) per cluster
+in turn, largest clusters first. :class:`Diversity` wraps it (:mod:`.wrappers`): the batch never holds two
+near-duplicates (cosine >= ``near_duplicate_threshold``) nor a near-duplicate of a labeled text, and covers every
+language with at least ``language_min_share`` of the candidates.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
 from ..embeddings import normalize
-from .base import Pool, QueryStrategy, Selection, cover_languages, fill_up, greedy_distinct
+from .base import Pool, Preset, QueryStrategy, Ranking
+from .wrappers import LanguageCoverage, NearDuplicateFilter
 
-__all__ = ["cluster", "round_robin", "Diversity", "FULL_KMEANS_MAX", "FIT_SAMPLE"]
+__all__ = ["cluster", "round_robin", "ClusterRanker", "Diversity", "FULL_KMEANS_MAX", "FIT_SAMPLE"]
 
 #: Pools up to this many rows are clustered with full KMeans; larger ones with MiniBatchKMeans on a sample.
 FULL_KMEANS_MAX = 5_000
@@ -66,9 +69,47 @@ def round_robin(candidates: np.ndarray, assign: np.ndarray, scores: np.ndarray, 
     return grouped[final]
 
 
-class Diversity(QueryStrategy):
-    """One representative per cluster of the candidate pool.
+class _ClusterRanking(Ranking):
+    """Candidates in round-robin order over ``n`` seeded clusters (largest first), closest to the centre first.
 
+    The clustering needs the number of picks, so it runs (and sets ``scores``: closeness to the centre) in
+    :meth:`order`.
+    """
+
+    filler = {"component": "cluster", "summary": "filler: too few distinct texts left"}
+
+    def order(self, n: int, chosen: np.ndarray) -> np.ndarray:
+        X = self.pool.embeddings[self.candidates]
+        assign, centres = cluster(X, n, int(self.rng.integers(2**31 - 1)))
+        self.scores = np.einsum("ij,ij->i", X, centres[assign])
+        self.assign = assign
+        self.sizes = np.bincount(assign, minlength=centres.shape[0])
+        cluster_order = np.lexsort((np.arange(len(self.sizes)), -self.sizes))
+        return round_robin(self.candidates, assign, self.scores, cluster_order)
+
+    def reasons(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for j in self.positions(rows):
+            c = int(self.assign[j])
+            out.append({"component": "cluster", "cluster": c, "cluster_size": int(self.sizes[c]),
+                        "closeness": round(float(self.scores[j]), 4),
+                        "summary": f"represents cluster {c} ({self.sizes[c]} similar texts)"})
+        return out
+
+
+class ClusterRanker(QueryStrategy):
+    """Base strategy: cluster representatives, one per cluster in turn (no filtering; see :class:`Diversity`)."""
+
+    name = "diversity"
+
+    def rank(self, pool: Pool, candidates: np.ndarray, labeled: np.ndarray, rng: np.random.Generator) -> Ranking:
+        return _ClusterRanking(pool, candidates, labeled, rng)
+
+
+class Diversity(Preset):
+    """One representative per cluster of the candidate pool, covering the pool's languages.
+
+    ``LanguageCoverage(NearDuplicateFilter(ClusterRanker(), near_duplicate_threshold), language_min_share)``.
     Usage::
 
         sel = Diversity(near_duplicate_threshold=0.95, random_state=0).query(pool, unlabeled, labeled, n=50)
@@ -82,27 +123,7 @@ class Diversity(QueryStrategy):
         self.near_duplicate_threshold = near_duplicate_threshold
         self.language_min_share = language_min_share
 
-    def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
-               rng: np.random.Generator) -> Selection:
-        X = pool.embeddings[indices_unlabeled]
-        seed = int(rng.integers(2**31 - 1))
-        assign, centres = cluster(X, n, seed)
-        closeness = np.einsum("ij,ij->i", X, centres[assign])
-        sizes = np.bincount(assign, minlength=centres.shape[0])
-        cluster_order = np.lexsort((np.arange(len(sizes)), -sizes))
-        order = round_robin(indices_unlabeled, assign, closeness, cluster_order)
-        picks, _ = greedy_distinct(order, pool.embeddings, n, self.near_duplicate_threshold, exclude=indices_labeled)
-        where = {int(r): j for j, r in enumerate(indices_unlabeled)}
-        reasons: list[dict[str, Any]] = []
-        for r in picks:
-            j = where[int(r)]
-            c = int(assign[j])
-            reasons.append({"component": "cluster", "cluster": c, "cluster_size": int(sizes[c]),
-                            "closeness": round(float(closeness[j]), 4),
-                            "summary": f"represents cluster {c} ({sizes[c]} similar texts)"})
-        pos = np.array([where[int(r)] for r in picks], dtype=np.int64)
-        sel = Selection(picks, closeness[pos] if len(pos) else np.zeros(0), reasons)
-        sel = fill_up(sel, indices_unlabeled, closeness, n,
-                      {"component": "cluster", "summary": "filler: too few distinct texts left"})
-        return cover_languages(sel, pool, indices_unlabeled, closeness, min_share=self.language_min_share,
-                               threshold=self.near_duplicate_threshold)
+    def compose(self) -> QueryStrategy:
+        t = self.near_duplicate_threshold
+        return LanguageCoverage(NearDuplicateFilter(ClusterRanker(random_state=self.random_state), t),
+                                self.language_min_share, near_duplicate_threshold=t)

@@ -15,6 +15,10 @@
    skipping near-duplicates of the batch and of labeled texts (cosine >= ``near_duplicate_threshold``).
 4. **Languages**: every language with at least ``language_min_share`` of the pool gets at least one pick.
 
+Steps 2 and 3 are :class:`ImpactRanker`, a base strategy that only ranks; the quota, the near-duplicate skipping and
+the language coverage are wrappers (:mod:`.wrappers`):
+``LanguageCoverage(RareQuota(NearDuplicateFilter(ImpactRanker(...)), rare_quota, rare_target))``.
+
 The defaults (``uncertainty_weight=1``, ``density_weight=0.5``, ``diversity_weight=1``, ``rare_quota=0.3``,
 ``rare_target=10``) were tuned on Banking77 learning curves (``benchmarks/active_learning.py``; the variants tried
 are listed in ``benchmarks/README.md``).
@@ -31,12 +35,13 @@ from typing import Any
 import numpy as np
 
 from ..config import SamplerConfig
-from .base import Pool, QueryStrategy, Selection, cover_languages, fill_up, greedy_distinct, label_counts
-from .diversity import cluster, round_robin
-from .rare_class import rare_selection
+from ..exceptions import StrategyError
+from .base import Pool, Preset, QueryStrategy, Ranking, Selection
+from .diversity import ClusterRanker, cluster, round_robin
 from .uncertainty import Measure, describe_uncertainty, uncertainty_scores
+from .wrappers import DescriptionQuota, LanguageCoverage, NearDuplicateFilter, RareQuota
 
-__all__ = ["CombinedSampler", "ColdStart", "RandomSampling", "density_scores", "DENSITY_CLUSTERS"]
+__all__ = ["ImpactRanker", "CombinedSampler", "ColdStart", "RandomSampling", "density_scores", "DENSITY_CLUSTERS"]
 
 #: Candidates for the diversity step need at least this share of the mean gain of the ``n`` best ones.
 GAIN_FLOOR = 0.25
@@ -52,11 +57,12 @@ def density_scores(X: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(dens, 0.0, 1.0).astype(np.float64), assign
 
 
-class ColdStart(QueryStrategy):
+class ColdStart(Preset):
     """The first batch, before any label: description neighbours per label plus cluster representatives.
 
-    Every label first gets its best description neighbour (the whole batch, when there are more labels than picks);
-    then, up to ``description_share`` of the batch, labels take further turns. These picks are the texts closest to each
+    ``LanguageCoverage(DescriptionQuota(NearDuplicateFilter(ClusterRanker()), description_share))``: every label
+    first gets its best description neighbour (the whole batch, when there are more labels than picks); then, up
+    to ``description_share`` of the batch, labels take further turns. These picks are the texts closest to each
     label's description (and most probable under the zero-shot model); the rest are cluster representatives.
     """
 
@@ -69,41 +75,101 @@ class ColdStart(QueryStrategy):
         self.near_duplicate_threshold = near_duplicate_threshold
         self.language_min_share = language_min_share
 
-    def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
-               rng: np.random.Generator) -> Selection:
-        # every label gets a description neighbour (as many as fit in the batch), then up to the share
-        n_desc = min(n, max(len(pool.classes), int(round(n * self.description_share))))
-        per_label = max(1, math.ceil(n_desc / len(pool.classes)))
-        desc = rare_selection(pool, indices_unlabeled, indices_labeled, n_desc, rare_target=per_label,
-                              threshold=self.near_duplicate_threshold, keep_going=True, rng=rng)
-        for r in desc.reasons:
-            r.update(component="description", summary=f"close to the description of '{r['label']}'"
-                     + (f" (match {r['similarity']:.2f})" if "similarity" in r else "")
-                     + (f", zero-shot p={r['p']:.2f}" if "p" in r else ""))
-            r.pop("target", None)
-        X = pool.embeddings[indices_unlabeled]
-        rest = n - len(desc)
-        assign, centres = cluster(X, rest, int(rng.integers(2**31 - 1)))
-        closeness = np.einsum("ij,ij->i", X, centres[assign])
-        sizes = np.bincount(assign, minlength=centres.shape[0])
-        order = round_robin(indices_unlabeled, assign, closeness, np.lexsort((np.arange(len(sizes)), -sizes)))
-        picks, _ = greedy_distinct(order, pool.embeddings, rest, self.near_duplicate_threshold,
-                                   exclude=indices_labeled, chosen=desc.indices)
-        where = {int(r): j for j, r in enumerate(indices_unlabeled)}
-        pos = np.array([where[int(r)] for r in picks], dtype=np.int64)
-        reasons = [{"component": "cluster", "cluster": int(assign[j]), "cluster_size": int(sizes[assign[j]]),
-                    "summary": f"represents cluster {assign[j]} ({sizes[assign[j]]} similar texts)"} for j in pos]
-        sel = Selection.concat([desc, Selection(picks, closeness[pos] if len(pos) else np.zeros(0), reasons)])
-        sel = fill_up(sel, indices_unlabeled, closeness, n,
-                      {"component": "cluster", "summary": "filler: too few distinct texts left"})
-        return cover_languages(sel, pool, indices_unlabeled, closeness, min_share=self.language_min_share,
-                               protected=len(desc), threshold=self.near_duplicate_threshold)
+    def compose(self) -> QueryStrategy:
+        t = self.near_duplicate_threshold
+        clusters = NearDuplicateFilter(ClusterRanker(random_state=self.random_state), t)
+        return LanguageCoverage(DescriptionQuota(clusters, self.description_share, near_duplicate_threshold=t),
+                                self.language_min_share, near_duplicate_threshold=t)
 
 
-class CombinedSampler(QueryStrategy):
+class _ImpactRanking(Ranking):
+    """Candidates by expected gain, the best ones spread over clusters (step 3 of the module doc)."""
+
+    filler = {"component": "impact", "summary": "filler: too few distinct texts left"}
+
+    def __init__(self, pool: Pool, candidates: np.ndarray, labeled: np.ndarray, rng: np.random.Generator,
+                 ranker: "ImpactRanker") -> None:
+        super().__init__(pool, candidates, labeled, rng)
+        self.seed = int(rng.integers(2**31 - 1))
+        self.parts = ranker.score(pool, candidates, self.seed)
+        self.scores = self.parts["gain"]
+        self.diversity_weight = ranker.diversity_weight
+
+    def order(self, n: int, chosen: np.ndarray) -> np.ndarray:
+        gain = self.scores
+        cand_pos = np.flatnonzero(~np.isin(self.candidates, chosen))
+        m = min(len(cand_pos), n * (1 + int(round(10 * self.diversity_weight))))
+        top = cand_pos[np.argsort(-gain[cand_pos], kind="stable")[:m]]
+        if len(top) > n:  # diversity trades off only among comparably valuable texts
+            keep = gain[top] >= GAIN_FLOOR * gain[top[:n]].mean()
+            keep[:n] = True
+            top = top[keep]
+        m = len(top)
+        if n > 1 and m > n and self.diversity_weight > 0:
+            assign, _ = cluster(self.pool.embeddings[self.candidates[top]], n, self.seed)
+            best = np.full(assign.max() + 1, -np.inf)
+            np.maximum.at(best, assign, gain[top])
+            order = round_robin(top, assign, gain[top], np.argsort(-best, kind="stable"))
+        else:
+            order = top
+        # candidates beyond the top m stay available (best first) if near-duplicates thin the top out
+        tail = cand_pos[~np.isin(cand_pos, top)]
+        return self.candidates[np.concatenate([order, tail[np.argsort(-gain[tail], kind="stable")]])]
+
+    def reasons(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        return [self._reason(int(j)) for j in self.positions(rows)]
+
+    def _reason(self, j: int) -> dict[str, Any]:
+        pool, parts = self.pool, self.parts
+        assert pool.proba is not None
+        row = self.candidates[j]
+        base = describe_uncertainty(pool.proba[row], pool.classes, int(parts["unsure"][j]),
+                                    float(parts["uncertainty"][j]), pool.multi_label)
+        dens = float(parts["density"][j])
+        base.update({"component": "impact", "gain": round(float(parts["gain"][j]), 4), "density": round(dens, 4),
+                     "region": int(parts["region"][j])})
+        base["summary"] += f"; representative {dens:.2f}"
+        if pool.priority is not None and pool.priority[row] > 0:
+            base["summary"] += "; low-confidence traffic"
+        return base
+
+
+class ImpactRanker(QueryStrategy):
+    """Base strategy: expected gain (density-weighted uncertainty, traffic priority), best spread over clusters.
+
+    Only ranks; :class:`CombinedSampler` adds the rare quota, near-duplicate filtering and language coverage.
+    """
+
+    name = "impact"
+
+    def __init__(self, uncertainty_weight: float = 1.0, density_weight: float = 0.5, diversity_weight: float = 1.0,
+                 *, measure: Measure = "margin", random_state: int | None = 0) -> None:
+        super().__init__(random_state=random_state)
+        self.uncertainty_weight = uncertainty_weight
+        self.density_weight = density_weight
+        self.diversity_weight = diversity_weight
+        self.measure = measure
+
+    def score(self, pool: Pool, indices_unlabeled: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+        """Expected gain of every unlabeled row and its parts (aligned with ``indices_unlabeled``)."""
+        if pool.proba is None:
+            raise StrategyError("impact ranking needs the model's probabilities (no model in the pool)")
+        unc, unsure = uncertainty_scores(pool.proba[indices_unlabeled], self.measure, pool.multi_label)
+        dens, region = density_scores(pool.embeddings[indices_unlabeled], seed)
+        gain = np.power(unc, self.uncertainty_weight) * np.power(dens, self.density_weight)
+        if pool.priority is not None:
+            gain = gain * (1.0 + np.asarray(pool.priority, dtype=np.float64)[indices_unlabeled])
+        return {"gain": gain, "uncertainty": unc, "unsure": unsure, "density": dens, "region": region}
+
+    def rank(self, pool: Pool, candidates: np.ndarray, labeled: np.ndarray, rng: np.random.Generator) -> Ranking:
+        return _ImpactRanking(pool, candidates, labeled, rng, self)
+
+
+class CombinedSampler(Preset):
     """Impact ranking: rare-label quota + density-weighted uncertainty spread over clusters (see module doc).
 
-    Usage::
+    ``LanguageCoverage(RareQuota(NearDuplicateFilter(ImpactRanker(...)), rare_quota, rare_target))``; with no
+    labels (or no model) :class:`ColdStart`. Usage::
 
         sampler = CombinedSampler.from_config(cfg.sampler, random_state=7)
         sel = sampler.query(pool, unlabeled, labeled, n=50)
@@ -131,77 +197,46 @@ class CombinedSampler(QueryStrategy):
         return cls(cfg.uncertainty_weight, cfg.density_weight, cfg.diversity_weight, cfg.rare_quota, cfg.rare_target,
                    cfg.near_duplicate_threshold, random_state=random_state)
 
+    def ranker(self) -> ImpactRanker:
+        return ImpactRanker(self.uncertainty_weight, self.density_weight, self.diversity_weight,
+                            measure=self.measure, random_state=self.random_state)
+
+    def compose(self) -> QueryStrategy:
+        t = self.near_duplicate_threshold
+        return LanguageCoverage(RareQuota(NearDuplicateFilter(self.ranker(), t), self.rare_quota, self.rare_target,
+                                          near_duplicate_threshold=t),
+                                self.language_min_share, near_duplicate_threshold=t)
+
+    def cold_start(self) -> ColdStart:
+        """The strategy used while there are no labels or no model."""
+        return ColdStart(max(self.rare_quota, 0.5), self.near_duplicate_threshold,
+                         language_min_share=self.language_min_share, random_state=self.random_state)
+
+    def _for(self, pool: Pool, labeled: np.ndarray) -> QueryStrategy:
+        if pool.proba is None or not any(int(r) in pool.labels for r in labeled):
+            return self.cold_start()
+        return self.compose()
+
     def score(self, pool: Pool, indices_unlabeled: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
         """Expected gain of every unlabeled row and its parts (aligned with ``indices_unlabeled``)."""
-        assert pool.proba is not None
-        unc, unsure = uncertainty_scores(pool.proba[indices_unlabeled], self.measure, pool.multi_label)
-        dens, region = density_scores(pool.embeddings[indices_unlabeled], seed)
-        gain = np.power(unc, self.uncertainty_weight) * np.power(dens, self.density_weight)
-        if pool.priority is not None:
-            gain = gain * (1.0 + np.asarray(pool.priority, dtype=np.float64)[indices_unlabeled])
-        return {"gain": gain, "uncertainty": unc, "unsure": unsure, "density": dens, "region": region}
+        return self.ranker().score(pool, indices_unlabeled, seed)
 
-    def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
-               rng: np.random.Generator) -> Selection:
-        if pool.proba is None or not any(int(r) in pool.labels for r in indices_labeled):
-            cold = ColdStart(max(self.rare_quota, 0.5), self.near_duplicate_threshold,
-                             language_min_share=self.language_min_share, random_state=self.random_state)
-            return cold._query(pool, indices_unlabeled, indices_labeled, n, rng)
-        seed = int(rng.integers(2**31 - 1))
-        # 1. rare quota
-        counts = label_counts(pool, indices_labeled)
-        deficit = int(np.maximum(self.rare_target - counts, 0).sum())
-        n_rare = min(int(round(self.rare_quota * n)), deficit)
-        rare = rare_selection(pool, indices_unlabeled, indices_labeled, n_rare, rare_target=self.rare_target,
-                              threshold=self.near_duplicate_threshold, rng=rng)
-        rest = n - len(rare)
-        # 2. expected gain
-        parts = self.score(pool, indices_unlabeled, seed)
-        gain = parts["gain"]
-        free = ~np.isin(indices_unlabeled, rare.indices)
-        cand_pos = np.flatnonzero(free)
-        # 3. diversity over the most valuable candidates
-        m = min(len(cand_pos), rest * (1 + int(round(10 * self.diversity_weight))))
-        top = cand_pos[np.argsort(-gain[cand_pos], kind="stable")[:m]]
-        if len(top) > rest:  # diversity trades off only among comparably valuable texts
-            keep = gain[top] >= GAIN_FLOOR * gain[top[:rest]].mean()
-            keep[:rest] = True
-            top = top[keep]
-        m = len(top)
-        if rest > 1 and m > rest and self.diversity_weight > 0:
-            assign, _ = cluster(pool.embeddings[indices_unlabeled[top]], rest, seed)
-            best = np.full(assign.max() + 1, -np.inf)
-            np.maximum.at(best, assign, gain[top])
-            order = round_robin(top, assign, gain[top], np.argsort(-best, kind="stable"))
-        else:
-            order = top
-        # candidates beyond the top m stay available (best first) if near-duplicates thin the top out
-        tail = cand_pos[~np.isin(cand_pos, top)]
-        order = np.concatenate([order, tail[np.argsort(-gain[tail], kind="stable")]])
-        rows, _ = greedy_distinct(indices_unlabeled[order], pool.embeddings, rest, self.near_duplicate_threshold,
-                                  exclude=indices_labeled, chosen=rare.indices)
-        where = {int(r): j for j, r in enumerate(indices_unlabeled)}
-        pos = np.array([where[int(r)] for r in rows], dtype=np.int64)
-        reasons = [self._reason(pool, indices_unlabeled, parts, int(j)) for j in pos]
-        main = Selection(rows, gain[pos] if len(pos) else np.zeros(0), reasons)
-        sel = Selection.concat([rare, main])
-        sel = fill_up(sel, indices_unlabeled, gain, n,
-                      {"component": "impact", "summary": "filler: too few distinct texts left"})
-        return cover_languages(sel, pool, indices_unlabeled, gain, min_share=self.language_min_share,
-                               protected=len(rare), threshold=self.near_duplicate_threshold)
+    def rank(self, pool: Pool, candidates: np.ndarray, labeled: np.ndarray, rng: np.random.Generator) -> Ranking:
+        return self._for(pool, labeled).rank(pool, candidates, labeled, rng)
 
-    def _reason(self, pool: Pool, indices_unlabeled: np.ndarray, parts: dict[str, np.ndarray], j: int
-                ) -> dict[str, Any]:
-        assert pool.proba is not None
-        base = describe_uncertainty(pool.proba[indices_unlabeled[j]], pool.classes, int(parts["unsure"][j]),
-                                    float(parts["uncertainty"][j]), pool.multi_label)
-        dens = float(parts["density"][j])
-        base.update({"component": "impact", "gain": round(float(parts["gain"][j]), 4), "density": round(dens, 4),
-                     "region": int(parts["region"][j])})
-        base["summary"] += f"; representative {dens:.2f}"
-        if pool.priority is not None and pool.priority[indices_unlabeled[j]] > 0:
-            base["summary"] += "; low-confidence traffic"
-        return base
+    def select(self, ranking: Ranking, n: int, chosen: np.ndarray) -> Selection:
+        return self._for(ranking.pool, ranking.labeled).select(ranking, n, chosen)
+
+
+class _RandomRanking(Ranking):
+    """A uniform random sample of the candidates (``rng.choice``), as deep as the batch."""
+
+    def order(self, n: int, chosen: np.ndarray) -> np.ndarray:
+        rest = self.candidates[~np.isin(self.candidates, chosen)] if len(chosen) else self.candidates
+        return self.rng.choice(rest, size=min(n, len(rest)), replace=False).astype(np.int64)
+
+    def reasons(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        return [{"component": "random", "summary": "random pick"} for _ in rows]
 
 
 class RandomSampling(QueryStrategy):
@@ -209,8 +244,5 @@ class RandomSampling(QueryStrategy):
 
     name = "random"
 
-    def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
-               rng: np.random.Generator) -> Selection:
-        rows = rng.choice(indices_unlabeled, size=n, replace=False)
-        return Selection(rows.astype(np.int64), np.zeros(n), [{"component": "random", "summary": "random pick"}
-                                                             for _ in range(n)])
+    def rank(self, pool: Pool, candidates: np.ndarray, labeled: np.ndarray, rng: np.random.Generator) -> Ranking:
+        return _RandomRanking(pool, candidates, labeled, rng)

@@ -9,8 +9,12 @@ candidates (z-score) and summed with equal weight:
   was trained without).
 
 Labels take turns (fewest annotations first), each getting picks until it would reach ``rare_target``; no text is
-picked twice nor is a near-duplicate of the batch or of a labeled text. When every label has reached the target the
-stand-alone strategy keeps searching for the labels with the fewest annotations.
+picked twice nor is a near-duplicate of the batch or of a labeled text. Candidates are scored per label only when
+that label gets its first turn, and sorted only as deep as its turns need (:func:`rare_selection`).
+
+:func:`rare_selection` is what :class:`~.wrappers.RareQuota` reserves part of a batch with. The stand-alone
+:class:`RareClassSearch` gives it the whole batch and, when every label has reached the target, keeps searching
+for the labels with the fewest annotations.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..embeddings import normalize
-from .base import Pool, QueryStrategy, Selection, fill_up, greedy_distinct, label_counts
+from .base import Pool, Preset, QueryStrategy, Ranking, Selection, argselect, greedy_distinct, label_counts
 
 __all__ = ["RareClassSearch", "rare_label_scores", "rare_selection"]
 
@@ -138,10 +142,34 @@ def rare_selection(pool: Pool, candidates: np.ndarray, indices_labeled: np.ndarr
     return Selection(np.asarray(picked, dtype=np.int64), np.asarray(scores), reasons)
 
 
-class RareClassSearch(QueryStrategy):
+class _RandomFillRanking(Ranking):
+    """Uniform random order (fresh noise scores), for the rest of a batch once every label ran out of candidates."""
+
+    filler = {"component": "random", "summary": "filler: no more rare-label candidates"}
+
+    def order(self, n: int, chosen: np.ndarray) -> np.ndarray:
+        self.scores = self.rng.random(len(self.candidates))
+        rest = np.flatnonzero(~np.isin(self.candidates, chosen))
+        return self.candidates[rest[argselect(self.scores[rest], n)]]
+
+    def reasons(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        return [dict(self.filler) for _ in rows]
+
+
+class _RandomFill(QueryStrategy):
+    """Base strategy of :class:`RareClassSearch`: random picks for what the rare labels leave."""
+
+    name = "rare"
+
+    def rank(self, pool: Pool, candidates: np.ndarray, labeled: np.ndarray, rng: np.random.Generator) -> Ranking:
+        return _RandomFillRanking(pool, candidates, labeled, rng)
+
+
+class RareClassSearch(Preset):
     """The whole batch goes to the labels with the fewest annotations.
 
-    Usage::
+    ``RareQuota(random, quota=1, target=rare_target, keep_going=True)``: random picks only where the labels run out
+    of distinct candidates. Usage::
 
         sel = RareClassSearch(rare_target=10).query(pool, unlabeled, labeled, n=50)
     """
@@ -154,12 +182,8 @@ class RareClassSearch(QueryStrategy):
         self.rare_target = rare_target
         self.near_duplicate_threshold = near_duplicate_threshold
 
-    def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
-               rng: np.random.Generator) -> Selection:
-        sel = rare_selection(pool, indices_unlabeled, indices_labeled, n, rare_target=self.rare_target,
-                             threshold=self.near_duplicate_threshold, keep_going=True, rng=rng)
-        if len(sel) < n:  # labels ran out of distinct candidates: the rest at random
-            noise = rng.random(len(indices_unlabeled))
-            sel = fill_up(sel, indices_unlabeled, noise, n, {"component": "random",
-                                                             "summary": "filler: no more rare-label candidates"})
-        return sel
+    def compose(self) -> QueryStrategy:
+        from .wrappers import RareQuota  # wrappers imports this module (rare_selection)
+
+        return RareQuota(_RandomFill(random_state=self.random_state), 1.0, self.rare_target,
+                         near_duplicate_threshold=self.near_duplicate_threshold, keep_going=True)

@@ -3,9 +3,12 @@
 The scores come from modAL's own measures (``modAL.uncertainty.classifier_uncertainty``, ``classifier_margin``,
 ``classifier_entropy``), which want a fitted classifier: :class:`_FixedProba` is a tiny estimator whose
 ``predict_proba(rows)`` looks rows up in the pool's precomputed probabilities, so no text is re-scored and labeled
-rows are never read. Near-duplicates (cosine >= ``near_duplicate_threshold``) of a pick or of a labeled text are
-skipped. Selection is our :func:`~.base.argselect` (seeded tie-breaking) rather than modAL's
+rows are never read. The order is our :func:`~.base.argselect` (seeded tie-breaking) rather than modAL's
 ``shuffled_argmax``, which draws from NumPy's global random state.
+
+:class:`UncertaintyRanker` only ranks. :class:`UncertaintySampling` (and its three measures) wraps it: near-duplicates
+(cosine >= ``near_duplicate_threshold``) of a pick or of a labeled text are skipped, and the batch covers every
+language with at least ``language_min_share`` of the candidates (:mod:`.wrappers`).
 
 Every measure is turned into an uncertainty in [0, 1] (higher = pick first): ``1 - max p`` (least confidence),
 ``1 - (p1 - p2)`` (margin), ``H(p) / log C`` (entropy). Multi-label models score each label independently, so each
@@ -22,10 +25,11 @@ from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_
 from sklearn.base import BaseEstimator
 
 from ..exceptions import StrategyError
-from .base import Pool, QueryStrategy, Selection, argselect, greedy_distinct
+from .base import Pool, Preset, QueryStrategy, Ranking, argselect
+from .wrappers import LanguageCoverage, NearDuplicateFilter
 
-__all__ = ["Measure", "uncertainty_scores", "UncertaintySampling", "LeastConfidence", "MarginSampling",
-           "EntropySampling"]
+__all__ = ["Measure", "uncertainty_scores", "UncertaintyRanker", "UncertaintySampling", "LeastConfidence",
+           "MarginSampling", "EntropySampling"]
 
 Measure = Literal["least_confidence", "margin", "entropy"]
 _MODAL = {"least_confidence": classifier_uncertainty, "margin": classifier_margin, "entropy": classifier_entropy}
@@ -84,10 +88,47 @@ def describe_uncertainty(proba_row: np.ndarray, classes: list[str], unsure: int,
             "summary": f"unsure: {a} {proba_row[top[0]]:.2f} vs {b} {proba_row[top[-1]]:.2f}"}
 
 
-class UncertaintySampling(QueryStrategy):
-    """Pick the rows the current model is least sure about.
+class _UncertaintyRanking(Ranking):
+    """Candidates by uncertainty, most uncertain first; equal scores in a random order drawn from the query's seed."""
 
-    Usage::
+    def __init__(self, pool: Pool, candidates: np.ndarray, labeled: np.ndarray, rng: np.random.Generator,
+                 measure: Measure) -> None:
+        super().__init__(pool, candidates, labeled, rng)
+        if pool.proba is None:
+            raise StrategyError("uncertainty sampling needs the model's probabilities (no model in the pool)")
+        self.proba = pool.proba
+        self.measure = measure
+        self.scores, self.unsure = uncertainty_scores(pool.proba[candidates], measure, pool.multi_label)
+        self.tiebreak = rng.random(len(candidates))
+
+    def order(self, n: int, chosen: np.ndarray) -> np.ndarray:
+        return self.candidates[argselect(self.scores, len(self.scores), tiebreak=self.tiebreak)]
+
+    def reasons(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        return [{"component": "uncertainty", "measure": self.measure,
+                 **describe_uncertainty(self.proba[row], self.pool.classes, int(self.unsure[j]),
+                                        float(self.scores[j]), self.pool.multi_label)}
+                for row, j in zip(rows, self.positions(rows))]
+
+
+class UncertaintyRanker(QueryStrategy):
+    """Base strategy: the candidates by the model's uncertainty, unfiltered (see :class:`UncertaintySampling`)."""
+
+    name = "uncertainty"
+
+    def __init__(self, measure: Measure = "margin", *, random_state: int | None = 0) -> None:
+        super().__init__(random_state=random_state)
+        self.measure = measure
+
+    def rank(self, pool: Pool, candidates: np.ndarray, labeled: np.ndarray, rng: np.random.Generator) -> Ranking:
+        return _UncertaintyRanking(pool, candidates, labeled, rng, self.measure)
+
+
+class UncertaintySampling(Preset):
+    """Pick the rows the current model is least sure about, covering the pool's languages.
+
+    ``LanguageCoverage(NearDuplicateFilter(UncertaintyRanker(measure), near_duplicate_threshold),
+    language_min_share)``. Usage::
 
         sel = UncertaintySampling(measure="margin").query(pool, unlabeled, labeled, n=50)
     """
@@ -95,10 +136,16 @@ class UncertaintySampling(QueryStrategy):
     name = "uncertainty"
 
     def __init__(self, measure: Measure = "margin", *, near_duplicate_threshold: float = 0.95,
-                 random_state: int | None = 0) -> None:
+                 language_min_share: float = 0.02, random_state: int | None = 0) -> None:
         super().__init__(random_state=random_state)
         self.measure = measure
         self.near_duplicate_threshold = near_duplicate_threshold
+        self.language_min_share = language_min_share
+
+    def compose(self) -> QueryStrategy:
+        t = self.near_duplicate_threshold
+        return LanguageCoverage(NearDuplicateFilter(UncertaintyRanker(self.measure, random_state=self.random_state),
+                                                    t), self.language_min_share, near_duplicate_threshold=t)
 
     def score(self, pool: Pool, indices_unlabeled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Uncertainty of each unlabeled row (aligned with ``indices_unlabeled``) and its most unsure class."""
@@ -106,42 +153,29 @@ class UncertaintySampling(QueryStrategy):
             raise StrategyError("uncertainty sampling needs the model's probabilities (no model in the pool)")
         return uncertainty_scores(pool.proba[indices_unlabeled], self.measure, pool.multi_label)
 
-    def _query(self, pool: Pool, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray, n: int,
-               rng: np.random.Generator) -> Selection:
-        scores, unsure = self.score(pool, indices_unlabeled)
-        order = argselect(scores, len(scores), rng=rng)
-        # most uncertain first, skipping near-duplicates of the batch and of labeled texts
-        rows, _ = greedy_distinct(indices_unlabeled[order], pool.embeddings, n, self.near_duplicate_threshold,
-                                  exclude=indices_labeled)
-        where = {int(r): j for j, r in enumerate(indices_unlabeled)}
-        top = np.array([where[int(r)] for r in rows], dtype=np.int64)
-        if len(top) < n:  # too few distinct texts: the most uncertain of the rest
-            rest = order[~np.isin(order, top)]
-            top = np.concatenate([top, rest[:n - len(top)]])
-        assert pool.proba is not None
-        reasons = [{"component": "uncertainty", "measure": self.measure,
-                    **describe_uncertainty(pool.proba[indices_unlabeled[j]], pool.classes, int(unsure[j]),
-                                           float(scores[j]), pool.multi_label)} for j in top]
-        return Selection(indices_unlabeled[top], scores[top], reasons)
-
 
 class LeastConfidence(UncertaintySampling):
     """Uncertainty sampling by ``1 - max p``."""
 
-    def __init__(self, *, near_duplicate_threshold: float = 0.95, random_state: int | None = 0) -> None:
+    def __init__(self, *, near_duplicate_threshold: float = 0.95, language_min_share: float = 0.02,
+                 random_state: int | None = 0) -> None:
         super().__init__("least_confidence", near_duplicate_threshold=near_duplicate_threshold,
-                         random_state=random_state)
+                         language_min_share=language_min_share, random_state=random_state)
 
 
 class MarginSampling(UncertaintySampling):
     """Uncertainty sampling by the gap between the two best classes (breaking ties)."""
 
-    def __init__(self, *, near_duplicate_threshold: float = 0.95, random_state: int | None = 0) -> None:
-        super().__init__("margin", near_duplicate_threshold=near_duplicate_threshold, random_state=random_state)
+    def __init__(self, *, near_duplicate_threshold: float = 0.95, language_min_share: float = 0.02,
+                 random_state: int | None = 0) -> None:
+        super().__init__("margin", near_duplicate_threshold=near_duplicate_threshold,
+                         language_min_share=language_min_share, random_state=random_state)
 
 
 class EntropySampling(UncertaintySampling):
     """Uncertainty sampling by the entropy of the predicted distribution."""
 
-    def __init__(self, *, near_duplicate_threshold: float = 0.95, random_state: int | None = 0) -> None:
-        super().__init__("entropy", near_duplicate_threshold=near_duplicate_threshold, random_state=random_state)
+    def __init__(self, *, near_duplicate_threshold: float = 0.95, language_min_share: float = 0.02,
+                 random_state: int | None = 0) -> None:
+        super().__init__("entropy", near_duplicate_threshold=near_duplicate_threshold,
+                         language_min_share=language_min_share, random_state=random_state)
