@@ -43,8 +43,8 @@ from common import RESULTS
 
 from labelf_trainer.loop.project import Project
 from labelf_trainer.models.embedding_head import EmbeddingHeadClassifier
-from labelf_trainer.service.keys import ApiKeyStore
 from labelf_trainer.models.runtime import accelerate
+from labelf_trainer.service.keys import ApiKeyStore
 
 NAME = "serve"
 DEFAULT_DATASETS = ("banking77", "bitext_customer_support", "bitext_customer_support@category", "sst5")

@@ -3,14 +3,19 @@
 Rows: Banking77 10 per class (3 seeds) and full; SST-5 8 and 64 per class; TREC and Bitext 10 per class. Each row
 trains the library's model class with its defaults (what `labelf train` does) on a class-balanced sample of the
 training set and evaluates on the full test set: accuracy, macro-F1, training wall time (embedding included for the
-embedding-head on a cold cache is not counted: embeddings are cached once per text, as in a workspace).
+embedding-head on a cold cache is not counted: embeddings are cached once per text, as in a workspace). Another
+dataset given with --datasets (``NAME[@COLUMN]``, read by ``benchmarks/common.py``) gets rows of --per-class sizes
+(default 10) for embedding-head and setfit, seed 0, unless --types/--seeds say otherwise.
 
 Usage:
   HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train.py                 # every row, resumes from results
-  HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train.py --only banking77 --types embedding-head
+  HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train.py --datasets banking77 --types embedding-head
+  HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train.py --datasets banking77 --per-class 10 --types embedding-head \
+      --seeds 0 --rerun                                                 # measure a published row again
   HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train.py --report        # only rebuild PNG + README table
-Writes benchmarks/results/train.json (one record per row, written after each row) and train.png, and the table in
-the `train` section of benchmarks/README.md.
+Rows already in benchmarks/results/train.json are skipped (the run resumes); new rows are merged into it as each
+finishes, then train.png and the table in the `train` section of benchmarks/README.md are rebuilt. --rerun measures
+published rows again into results/train.partial.json (the published rows stay) unless --publish.
 """
 
 from __future__ import annotations
@@ -19,23 +24,19 @@ import argparse
 import json
 import os
 import platform
-import re
 import time
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parents[1] / "shared" / "data"
-RESULTS = HERE / "results"
-CACHE = RESULTS / "cache"
-OUT = RESULTS / "train.json"
+import common  # noqa: E402
+from common import RESULTS  # noqa: E402
+
+NAME = "train"
 
 #: (dataset, examples per class or None for the full set, model types, seeds, published anchor)
 ROWS: list[tuple[str, int | None, tuple[str, ...], tuple[int, ...], str]] = [
@@ -47,47 +48,59 @@ ROWS: list[tuple[str, int | None, tuple[str, ...], tuple[int, ...], str]] = [
     ("bitext_customer_support", 10, ("embedding-head", "setfit"), (0,), "no published anchor"),
     ("banking77", None, ("embedding-head", "setfit", "fine-tuned"), (0,), "full-data anchors: about 93 acc"),
 ]
+#: rows of a dataset not listed above: these model types at --per-class sizes (default 10/class), seed 0
+OTHER_TYPES = ("embedding-head", "setfit")
 
 
-def load(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    tr = pd.read_csv(DATA / name / "train.csv", keep_default_na=False)[["text", "label"]]
-    te = pd.read_csv(DATA / name / "test.csv", keep_default_na=False)[["text", "label"]]
-    return tr, te
+def plan(datasets: list[common.DatasetSpec], per_class: list[str] | None, types: list[str] | None,
+         seeds: list[int] | None) -> list[tuple[common.DatasetSpec, int | None, str, int]]:
+    """(dataset, per class, model type, seed) of every row asked for, in table order."""
+    out = []
+    for spec in datasets:
+        known = [(k, t, s) for d, k, t, s, _ in ROWS if d == spec.key]
+        if not known:  # a dataset without listed rows: the sizes and types asked for
+            sizes = [None if p == "full" else int(p) for p in (per_class or ["10"])]
+            known = [(k, tuple(types or OTHER_TYPES), (0,)) for k in sizes]
+        for k, ts, ss in known:
+            if per_class and ("full" if k is None else str(k)) not in per_class:
+                continue
+            for t in ts:
+                if types and t not in types:
+                    continue
+                for seed in seeds if seeds is not None else ss:
+                    out.append((spec, k, t, seed))
+    return out
 
 
-def sample(train: pd.DataFrame, per_class: int | None, seed: int) -> pd.DataFrame:
-    if per_class is None:
-        return train
-    rng = np.random.default_rng(seed)
-    idx = [i for _, rows in sorted(train.groupby("label").indices.items())
-           for i in rng.choice(rows, size=min(per_class, len(rows)), replace=False)]
-    return train.iloc[sorted(idx)].reset_index(drop=True)
-
-
-def run_row(name: str, per_class: int | None, model_type: str, seed: int, threads: int, hyper: dict) -> dict:
+def run_row(spec: common.DatasetSpec, per_class: int | None, model_type: str, seed: int, threads: int,
+            hyper: dict) -> dict:
     import torch
 
     from labelf_trainer.loop.trainer import build_model
 
     torch.set_num_threads(threads)
-    train, test = load(name)
-    sub = sample(train, per_class, seed)
-    classes = sorted(train["label"].unique())
+    ds = common.load_dataset(spec)
+    if ds.multi_label:
+        raise SystemExit(f"{ds.key}: train.py scores single-label datasets only")
+    col = ds.label_column
+    sub = common.sample_per_class(ds.train, per_class, seed, column=col)
+    test = ds.test
+    classes = ds.classes
     model = build_model(model_type, labels=classes, multi_label=False, encoder="minilm", seed=seed,
-                        progress=True, cache_dir=CACHE, **hyper)
+                        progress=True, cache_dir=common.cache_root(), **hyper)
     if model_type == "embedding-head":  # the workspace cache: each text is embedded once, training is the head
         model.embed(sub["text"].tolist())
         model.embed(test["text"].tolist())
     t0, c0 = time.perf_counter(), time.process_time()
-    model.fit(sub["text"].tolist(), sub["label"].tolist())
+    model.fit(sub["text"].tolist(), sub[col].tolist())
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     proba = model.predict_proba(test["text"].tolist())
     pred_s = time.perf_counter() - t0
     pred = [classes[i] for i in proba.argmax(axis=1)]
-    return {"dataset": name, "per_class": per_class, "type": model_type, "seed": seed, "n_train": len(sub),
-            "n_test": len(test), "accuracy": round(float(accuracy_score(test["label"], pred)), 4),
-            "f1_macro": round(float(f1_score(test["label"], pred, average="macro")), 4),
+    return {"dataset": ds.key, "per_class": per_class, "type": model_type, "seed": seed, "n_train": len(sub),
+            "n_test": len(test), "accuracy": round(float(accuracy_score(test[col], pred)), 4),
+            "f1_macro": round(float(f1_score(test[col], pred, average="macro")), 4),
             "train_seconds": round(train_s, 1), "train_cpu_seconds": round(train_cpu, 1),
             "predict_seconds": round(pred_s, 1),
             "params": model.get_params(), "threads": threads, "hyper": hyper}
@@ -99,6 +112,12 @@ SETFIT_KNOBS = ("body_learning_rate", "num_iterations", "max_steps")
 
 def key(r: dict) -> tuple:
     return (r["dataset"], r["per_class"], r["type"], r["seed"], json.dumps(r.get("hyper", {}), sort_keys=True))
+
+
+def row_key(r: dict) -> str:
+    """A row's name inside its dataset in results/train.json: ``10/embedding-head/seed0/{}``."""
+    k = "full" if r["per_class"] is None else r["per_class"]
+    return f"{k}/{r['type']}/seed{r['seed']}/{json.dumps(r.get('hyper', {}), sort_keys=True)}"
 
 
 def shown_hyper(r: dict) -> dict:
@@ -113,15 +132,10 @@ def shown_hyper(r: dict) -> dict:
     return r.get("hyper", {})
 
 
-def load_results() -> list[dict]:
-    return json.loads(OUT.read_text()) if OUT.is_file() else []
-
-
-def save_results(rows: list[dict]) -> None:
-    from labelf_trainer.io_utils import atomic_writer
-
-    with atomic_writer(OUT) as fh:
-        json.dump(rows, fh, indent=1)
+def load_rows(kind: str = "published") -> list[dict]:
+    """Every row of results/train.json (or of the partial file), in the order they were added."""
+    doc = common.load_results(NAME, kind)
+    return [r for block in doc.get("datasets", {}).values() for r in block.get("rows", {}).values()]
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -139,8 +153,10 @@ def summarize(rows: list[dict]) -> list[dict]:
                     "cpu_s": (float(np.mean([r["train_cpu_seconds"] for r in rs]))
                               if all("train_cpu_seconds" in r for r in rs) else None)})
     order = {(ds, k): i for i, (ds, k, *_rest) in enumerate(ROWS)}
+    datasets = list(dict.fromkeys(s["dataset"] for s in out))
     types = {"embedding-head": 0, "setfit": 1, "fine-tuned": 2}
-    out.sort(key=lambda s: (order.get((s["dataset"], s["per_class"]), 99), types[s["type"]], not is_default(s),
+    out.sort(key=lambda s: (order.get((s["dataset"], s["per_class"]), 99), datasets.index(s["dataset"]),
+                            s["per_class"] is None, s["per_class"] or 0, types.get(s["type"], 9), not is_default(s),
                             json.dumps(s["hyper"])))
     return out
 
@@ -235,7 +251,6 @@ NOTES = """**Bold** = the current defaults of that model type; other rows are tu
 
 
 def write_readme(summary: list[dict], rows: list[dict]) -> None:
-    readme = HERE / "README.md"
     threads = sorted({r["threads"] for r in rows})
     body = (
         "### Training (`benchmarks/train.py`)\n\n"
@@ -246,46 +261,50 @@ def write_readme(summary: list[dict], rows: list[dict]) -> None:
         "which the workspace cache does once per text.\n\n"
         + table(summary) + "\n\n" + NOTES + "\n\n![training benchmark](results/train.png)\n\nRaw rows: `results/train.json`. "
         "Reproduce: `HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train.py`.\n")
-    text = readme.read_text(encoding="utf-8")
-    new = re.sub(r"(<!-- section:train -->\n).*?(<!-- /section:train -->)", lambda m: m.group(1) + body + m.group(2),
-                 text, flags=re.S)
-    readme.write_text(new, encoding="utf-8")
+    common.write_section(NAME, body)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", nargs="*", help="datasets to run")
+    common.add_dataset_args(ap, list(dict.fromkeys(r[0] for r in ROWS)))
+    ap.add_argument("--only", nargs="*", help="datasets to run (same as --datasets)")
     ap.add_argument("--per-class", nargs="*", help="per-class sizes to run (or 'full')")
     ap.add_argument("--types", nargs="*", help="model types to run")
     ap.add_argument("--seeds", type=int, nargs="*", help="override seeds")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--hyper", default="{}", help="JSON hyperparameters for the model (tuning runs)")
+    ap.add_argument("--rerun", action="store_true",
+                    help="run rows that are already published again (into results/train.partial.json unless --publish)")
     ap.add_argument("--report", action="store_true", help="only rebuild the plot and README table")
     ap.add_argument("--no-readme", action="store_true")
+    common.add_publish_args(ap, tag=False)
     args = ap.parse_args()
-    rows = load_results()
+    common.apply_common_args(args)
+    if args.only:
+        args.datasets = [common.DatasetSpec.parse(d) for d in args.only]
     hyper = json.loads(args.hyper)
+    partial = args.rerun and not args.publish
     if not args.report:
-        done = {key(r) for r in rows}
-        for ds, k, types, seeds, _ in ROWS:
-            if args.only and ds not in args.only:
+        published = {key(r) for r in load_rows()}
+        measured_again = {key(r) for r in load_rows("partial")} if partial else set()
+        for spec, k, t, seed in plan(args.datasets, args.per_class, args.types, args.seeds):
+            probe = {"dataset": spec.key, "per_class": k, "type": t, "seed": seed, "hyper": hyper}
+            # resume: skip rows already measured (--rerun: already measured again in the partial file)
+            if key(probe) in (measured_again if args.rerun else published) and not (args.rerun and args.publish):
                 continue
-            if args.per_class and ("full" if k is None else str(k)) not in args.per_class:
-                continue
-            for t in types:
-                if args.types and t not in args.types:
-                    continue
-                for seed in args.seeds if args.seeds is not None else seeds:
-                    probe = {"dataset": ds, "per_class": k, "type": t, "seed": seed, "hyper": hyper}
-                    if key(probe) in done:
-                        continue
-                    print(f"== {ds} {k or 'full'}/class {t} seed {seed} {hyper or ''}", flush=True)
-                    r = run_row(ds, k, t, seed, args.threads, hyper)
-                    r["machine"] = f"{platform.machine()} {os.cpu_count()} cpu"
-                    print(f"   acc {r['accuracy']:.4f} f1 {r['f1_macro']:.4f} train {r['train_seconds']}s", flush=True)
-                    rows = load_results()  # another run may have added rows meanwhile
-                    rows.append(r)
-                    save_results(rows)
+            print(f"== {spec.key} {k or 'full'}/class {t} seed {seed} {hyper or ''}", flush=True)
+            r = run_row(spec, k, t, seed, args.threads, hyper)
+            r["machine"] = f"{platform.machine()} {os.cpu_count()} cpu"
+            print(f"   acc {r['accuracy']:.4f} f1 {r['f1_macro']:.4f} train {r['train_seconds']}s", flush=True)
+            # merged as each row finishes: an interrupted run keeps its rows, another run's rows are kept
+            common.write_results(NAME, {"datasets": {spec.key: {"rows": {row_key(r): r}}}}, coverage=(),
+                                 partial="--rerun measures published rows again" if partial else None,
+                                 publish=args.publish)
+    if partial:
+        rows = load_rows("partial")
+        print(table(summarize(rows)) if rows else "no rows")
+        return
+    rows = load_rows()
     summary = summarize(rows)
     if summary:
         plot(summary)
