@@ -22,6 +22,7 @@ __all__ = [
     "LabelingConfig",
     "LabelStudioConfig",
     "Thresholds",
+    "OutOfScopeConfig",
     "SamplerConfig",
     "TrainingConfig",
     "ProjectConfig",
@@ -48,6 +49,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def check_label_name(v: str) -> str:
+    """A label name as written in label files: no surrounding whitespace, no ``|`` (which separates labels)."""
+    if v != v.strip():
+        raise ValueError("label name must not start or end with whitespace")
+    if "|" in v:
+        raise ValueError("label name must not contain '|' (it separates labels in label files)")
+    return v
+
+
 class LabelSpec(_Strict):
     """One label: its name (returned as-is in predictions), a plain-text description and optional examples."""
 
@@ -57,12 +67,8 @@ class LabelSpec(_Strict):
 
     @field_validator("name")
     @classmethod
-    def _strip(cls, v: str) -> str:
-        if v != v.strip():
-            raise ValueError("label name must not start or end with whitespace")
-        if "|" in v:
-            raise ValueError("label name must not contain '|' (it separates labels in label files)")
-        return v
+    def _name(cls, v: str) -> str:
+        return check_label_name(v)
 
     @property
     def prompt(self) -> str:
@@ -125,6 +131,28 @@ class Thresholds(_Strict):
         return self
 
 
+class OutOfScopeConfig(_Strict):
+    """A "none of these" label for texts that fit no defined label (``out_of_scope: {label: Other}``).
+
+    Every model answers with it (last in its label list), annotators can choose it in Label Studio and in label
+    files, and ``labelf evaluate`` reports its recall and precision. In label and test files the ``aliases`` mean
+    the same label (e.g. ``oos`` in public intent datasets).
+    """
+
+    label: str = Field("Other", min_length=1, max_length=100)
+    description: str = "the text fits none of the labels"
+    aliases: list[str] = Field(default_factory=lambda: ["oos", "out_of_scope", "out-of-scope", "none"])
+    expected_share: float = Field(0.1, ge=0.0, lt=1.0)
+    """Share of the traffic assumed out of scope when choosing the auto band, until audit labels measure it."""
+    max_accuracy_loss: float = Field(0.01, gt=0.0, lt=0.5)
+    """In-scope accuracy the detector may cost, measured out of fold on the labeled texts."""
+
+    @field_validator("label")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_label_name(v)
+
+
 class SamplerConfig(_Strict):
     """Weights and limits of the combined active-learning sampler."""
 
@@ -135,6 +163,9 @@ class SamplerConfig(_Strict):
     rare_target: int = Field(10, ge=1)
     near_duplicate_threshold: float = Field(0.95, gt=0.0, le=1.0)
     pending_expiry_days: float = Field(14.0, gt=0.0)
+    audit_share: float = Field(0.05, ge=0.0, le=0.5)
+    """Share of every batch drawn uniformly at random from the pool and marked as audit: the labels that make the
+    model's accuracy figure an estimate of the traffic, not of the sampler's picks (0 turns it off)."""
 
 
 class TrainingConfig(_Strict):
@@ -169,6 +200,7 @@ class ProjectConfig(_Strict):
     project: str = Field(min_length=1)
     task: Literal["single-label", "multi-label"] = "single-label"
     labels: list[LabelSpec] = Field(min_length=2)
+    out_of_scope: OutOfScopeConfig | None = None
     encoder: str = "minilm"
     data: list[DataSource] = Field(default_factory=list)
     labeling: LabelingConfig = Field(default_factory=LabelingConfig)
@@ -188,6 +220,21 @@ class ProjectConfig(_Strict):
             raise ValueError(f"duplicate label name(s): {', '.join(sorted(set(dups)))}")
         return labels
 
+    @field_validator("out_of_scope", mode="before")
+    @classmethod
+    def _oos_bool(cls, v: object) -> object:
+        return {True: {}, False: None}.get(v, v) if isinstance(v, bool) else v  # out_of_scope: true
+
+    @model_validator(mode="after")
+    def _oos_not_a_label(self) -> "ProjectConfig":
+        if self.out_of_scope is not None:
+            names = {lab.name.lower() for lab in self.labels}
+            clash = [n for n in [self.out_of_scope.label, *self.out_of_scope.aliases] if n.lower() in names]
+            if clash:
+                raise ValueError(f"out_of_scope: {', '.join(map(repr, clash))} is also a label; give the "
+                                 "out-of-scope label (and its aliases) a name no label has")
+        return self
+
     @model_validator(mode="after")
     def _old_conflict_policy(self) -> "ProjectConfig":
         old = self.label_studio.conflict_policy
@@ -197,7 +244,30 @@ class ProjectConfig(_Strict):
 
     @property
     def label_names(self) -> list[str]:
+        """The defined labels (what models score)."""
         return [lab.name for lab in self.labels]
+
+    @property
+    def answer_labels(self) -> list[str]:
+        """The labels models answer with and annotators choose from: the defined ones, then the out-of-scope one."""
+        return self.label_names + ([self.out_of_scope.label] if self.out_of_scope else [])
+
+    @property
+    def answer_specs(self) -> list[LabelSpec]:
+        """:attr:`answer_labels` with their descriptions."""
+        oos = self.out_of_scope
+        return list(self.labels) + ([LabelSpec(name=oos.label, description=oos.description)] if oos else [])
+
+    @property
+    def oos_label(self) -> str | None:
+        return self.out_of_scope.label if self.out_of_scope else None
+
+    def canonical_label(self, name: str) -> str:
+        """``name``, or the out-of-scope label when ``name`` is one of its aliases (case-insensitive)."""
+        oos = self.out_of_scope
+        if oos is not None and name.lower() in {a.lower() for a in [oos.label, *oos.aliases]}:
+            return oos.label
+        return name
 
     @property
     def multi_label(self) -> bool:

@@ -165,12 +165,14 @@ class TrainingData:
                             [self.ids[i] for i in idx] if self.ids else [])
 
 
-def check_labels(labels: Sequence[Any], known: Sequence[str], multi_label: bool, where: str) -> list[Any]:
-    """Normalise to a label (single) or tuple (multi); refuse unknown labels and multi labels on single tasks."""
-    known_set = set(known)
+def check_labels(labels: Sequence[Any], config: ProjectConfig, where: str) -> list[Any]:
+    """Normalise to a label (single) or sorted tuple (multi), the out-of-scope label's aliases to that label;
+    refuse unknown labels and several labels on a single-label project."""
+    known = config.answer_labels
+    known_set, multi_label = set(known), config.multi_label
     out, unknown = [], set()
     for v in labels:
-        tup = (v,) if isinstance(v, str) else tuple(v)
+        tup = tuple(dict.fromkeys(config.canonical_label(lab) for lab in ((v,) if isinstance(v, str) else v)))
         unknown.update(lab for lab in tup if lab not in known_set)
         if multi_label:
             out.append(tuple(sorted(tup)))
@@ -186,11 +188,12 @@ def check_labels(labels: Sequence[Any], known: Sequence[str], multi_label: bool,
 
 def read_eval_file(path: str | Path, config: ProjectConfig, *, text_column: str = "text",
                    label_column: str = "label") -> TrainingData:
-    """A labeled evaluation file (CSV/JSONL/Parquet); labels '|'-separated or a JSON list for multi-label."""
+    """A labeled evaluation file (CSV/JSONL/Parquet); labels '|'-separated or a JSON list for multi-label; the
+    out-of-scope label's aliases (e.g. ``oos``) count as that label, any other unknown label is an error."""
     items = read_items(path, text_column=text_column, label_column=label_column, long_texts="truncate").items
     cfg = config
     rows = [it for it in items if it.gold or cfg.multi_label]
     if not rows:
         raise DataError(f"{path}: no labeled rows (column {label_column!r} is empty everywhere)")
-    labels = check_labels([it.gold or () for it in rows], cfg.label_names, cfg.multi_label, str(path))
+    labels = check_labels([it.gold or () for it in rows], cfg, str(path))
     return TrainingData([it.text for it in rows], labels, [it.id for it in rows])

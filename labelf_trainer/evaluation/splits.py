@@ -48,8 +48,8 @@ class SplitPlan:
     def describe(self) -> str:
         if self.method == "holdout":
             return f"stratified hold-out: {len(self.folds[0])} of {self.n} labeled texts held out for evaluation"
-        return (f"stratified {self.k}-fold cross-validation over {self.n} labeled texts (too few labels per class "
-                f"for a hold-out); the final model is trained on all of them")
+        return (f"stratified {self.k}-fold cross-validation over {self.n} labeled texts; the final model is trained "
+                "on all of them")
 
 
 def strata(y: Sequence[object], multi_label: bool) -> list[str]:
@@ -61,8 +61,9 @@ def strata(y: Sequence[object], multi_label: bool) -> list[str]:
 
 
 def plan_split(y: Sequence[object], *, multi_label: bool, eval_split: float, seed: int,
-               max_folds: int = MAX_FOLDS) -> SplitPlan:
-    """A hold-out of ``eval_split`` when every label has >= MIN_HOLDOUT_PER_CLASS examples, else k-fold."""
+               max_folds: int = MAX_FOLDS, holdout: bool = True) -> SplitPlan:
+    """A hold-out of ``eval_split`` when every label has >= MIN_HOLDOUT_PER_CLASS examples (and ``holdout``),
+    else k-fold (every text gets a held-out prediction: what cheap models always use)."""
     keys = strata(y, multi_label)
     n = len(keys)
     rng = np.random.default_rng(seed)
@@ -71,7 +72,7 @@ def plan_split(y: Sequence[object], *, multi_label: bool, eval_split: float, see
         groups.setdefault(k, []).append(i)  # type: ignore[union-attr]
     groups = {k: rng.permutation(np.asarray(v)) for k, v in sorted(groups.items())}
     smallest = min(len(v) for v in groups.values())
-    if smallest >= MIN_HOLDOUT_PER_CLASS and round(n * eval_split) >= len(groups):
+    if holdout and smallest >= MIN_HOLDOUT_PER_CLASS and round(n * eval_split) >= len(groups):
         held = [v[:max(1, int(round(len(v) * eval_split)))] for v in groups.values()]
         return SplitPlan("holdout", [np.sort(np.concatenate(held))], n)
     evaluable = [v for v in groups.values() if len(v) >= 2]

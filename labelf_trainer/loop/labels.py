@@ -31,7 +31,7 @@ def labeled_data(project: "Project") -> TrainingData:
         ids.append(item_id)
         texts.append(items[item_id].text)
         labels.append(labs)
-    labels = check_labels(labels, cfg.label_names, cfg.multi_label, "workspace annotations")
+    labels = check_labels(labels, cfg, "workspace annotations")
     return TrainingData(texts, labels, ids)
 
 
@@ -65,12 +65,12 @@ def import_labels(project: "Project", records: list[dict[str, Any]], *, where: s
                             f"{label_column!r}); columns are: {shown_columns(cols)}")
     if not records:
         raise DataError(f"{where}: no rows to import (expected columns {id_column!r} and {label_column!r})")
-    known = set(cfg.label_names)
+    known = set(cfg.answer_labels)
     anns: list[Annotation] = []
     unknown: list[str] = []
     blank = 0
     for row_no, row in enumerate(records, first_row):
-        labels = split_labels(row.get(label_column))
+        labels = tuple(cfg.canonical_label(lab) for lab in split_labels(row.get(label_column)))
         raw_id = row.get(id_column)
         item_id = "" if raw_id is None else str(raw_id).strip()
         if not labels:
@@ -84,7 +84,7 @@ def import_labels(project: "Project", records: list[dict[str, Any]], *, where: s
         anns.append(Annotation(item_id=item_id, labels=tuple(dict.fromkeys(labels)), annotator=annotator,
                                source="file", external_id=f"{annotator}:{item_id}"))
     if unknown:
-        raise UnknownLabelError(unknown, cfg.label_names, where)
+        raise UnknownLabelError(unknown, cfg.answer_labels, where)
     ids = [a.item_id for a in anns]
     found = {it.id for it in project.ws.items.get(ids)}
     missing = [i for i in dict.fromkeys(ids) if i not in found]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..config import Thresholds
+from ..config import ProjectConfig
 from ..evaluation import evaluate_scores
 from ..evaluation.splits import SplitPlan, plan_split
 from ..exceptions import DataError, ModelError
@@ -30,11 +30,12 @@ from ..models.base import FrozenEncoderClassifier, TextClassifier
 from ..models.specs import model_spec, model_types
 from .adaptation import adaptation_mode, adaptation_pool, fit_adapted
 from .labels import TrainingData, labeled_data
+from .trust import MIN_AUDIT_FOR_OOS_SHARE, HeldOut, Trust, fit_trust
 
 if TYPE_CHECKING:
     from .project import Project
 
-__all__ = ["TrainResult", "train_and_register", "build_model", "fit_and_evaluate"]
+__all__ = ["TrainResult", "train_and_register", "build_model", "fit_and_evaluate", "PoolSample"]
 
 Log = Callable[[str], None]
 
@@ -79,82 +80,195 @@ def build_model(model_type: str, *, labels: Sequence[str], multi_label: bool, en
 
 
 def _predict(model: TextClassifier, texts: list[str], X: np.ndarray | None) -> np.ndarray:
+    """The model's calibrated scores (out-of-scope column included)."""
     if X is not None and isinstance(model, FrozenEncoderClassifier):
         return model.predict_proba_embeddings(X)
     return model.predict_proba(texts)
 
 
-def fit_and_evaluate(make_model: Callable[[], TextClassifier], data: TrainingData, *, multi_label: bool,
-                     classes: Sequence[str], eval_split: float, seed: int, eval_data: TrainingData | None = None,
-                     thresholds: Thresholds | None = None, model_threshold: float | None = None,
-                     max_folds: int = 5, log: Log | None = None, adapt: dict[str, np.ndarray] | None = None
-                     ) -> tuple[TextClassifier, dict[str, Any], int]:
-    """Train and evaluate. Returns (final model, metrics, number of training examples of the final model).
+def _raw(model: TextClassifier, texts: list[str], X: np.ndarray | None) -> np.ndarray:
+    """The model's own scores, before calibration and out of scope (what the trust layer is fitted on)."""
+    if X is not None and isinstance(model, FrozenEncoderClassifier):
+        return model._scores_embeddings(X)
+    return model._scores(texts)
 
-    ``make_model()`` returns a fresh unfitted model. With ``eval_data`` the model is trained on all of ``data``
-    and evaluated on it; otherwise :func:`plan_split` chooses a hold-out or k-fold. ``adapt`` (embeddings of
-    unlabeled texts per language, see :mod:`.adaptation`) self-trains every fit of a frozen-encoder model.
+
+@dataclass
+class PoolSample:
+    """A uniform sample of the unlabeled pool (the traffic), for the auto band and the accuracy estimate."""
+
+    texts: list[str]
+    n_unlabeled: int
+    audit_ids: set[str] = field(default_factory=set)
+    audit_other_share: float | None = None
+
+
+def fit_and_evaluate(make_model: Callable[[], TextClassifier], data: TrainingData, *, config: ProjectConfig,
+                     eval_split: float, seed: int, eval_data: TrainingData | None = None,
+                     model_threshold: float | None = None, max_folds: int = 5, log: Log | None = None,
+                     adapt: dict[str, np.ndarray] | None = None, pool: PoolSample | None = None,
+                     frozen: FrozenEncoderClassifier | None = None) -> tuple[TextClassifier, dict[str, Any], int]:
+    """Train, calibrate, evaluate. Returns (final model, metrics, number of training examples of the final model).
+
+    ``make_model()`` returns a fresh unfitted model. Held-out scores come from k-fold cross-validation for models on
+    a frozen encoder (cheap) and from :func:`plan_split` (a hold-out, or k-fold when labels are few) otherwise; the
+    calibration, the out-of-scope detector, the auto band and the accuracy estimate are fitted on them
+    (:mod:`.trust`). With ``eval_data`` the metrics come from that file instead. Texts labeled with the out-of-scope
+    label are not a class of the model: they are the detector's second reference. ``adapt`` (embeddings of unlabeled
+    texts per language, see :mod:`.adaptation`) self-trains every fit of a frozen-encoder model. ``frozen``: a model
+    on the project's frozen encoder whose ``embed`` gives the detector's embeddings (default: ``make_model()``'s).
     """
     say = log or (lambda msg: None)
+    multi, other = config.multi_label, config.oos_label
+    classes = config.label_names
+    is_other = [lab == other if isinstance(lab, str) else (other is not None and tuple(lab) == (other,))
+                for lab in data.labels]
+    others = [t for t, o in zip(data.texts, is_other) if o]
+    data = data.subset(np.flatnonzero(~np.asarray(is_other, dtype=bool)))
     first = make_model()
     X = first.embed(data.texts) if isinstance(first, FrozenEncoderClassifier) else None  # embed once (cached)
     pseudo: dict[str, int] = {}
 
-    def _fit(model: TextClassifier, data: TrainingData, X: np.ndarray | None) -> TextClassifier:
-        if X is None or not isinstance(model, FrozenEncoderClassifier):
-            return model.fit(data.texts, data.labels)
+    def _fit(model: TextClassifier, d: TrainingData, Xd: np.ndarray | None) -> TextClassifier:
+        if Xd is None or not isinstance(model, FrozenEncoderClassifier):
+            return model.fit(d.texts, d.labels)
         if adapt:
-            pseudo.update(fit_adapted(model, X, data.labels, adapt))
+            pseudo.update(fit_adapted(model, Xd, d.labels, adapt))
             return model
-        return model.fit_embeddings(X, data.labels)
+        return model.fit_embeddings(Xd, d.labels)
 
-    def evaluate(proba: np.ndarray, ev: TrainingData) -> dict[str, Any]:
-        return evaluate_scores(proba, ev.labels, classes, multi_label=multi_label, texts=ev.texts,
-                               threshold=first.threshold, thresholds=thresholds,
-                               model_threshold=model_threshold)
-
+    plan = plan_split(data.labels, multi_label=multi, eval_split=eval_split, seed=seed, max_folds=max_folds,
+                      holdout=X is None)
+    say(plan.describe() + (" (held-out scores for calibration)" if eval_data is not None else ""))
+    final: TextClassifier | None = None
+    raw = np.zeros((len(data), len(classes)))
+    for f in range(plan.k):
+        if plan.k > 1:
+            say(f"fold {f + 1}/{plan.k}")
+        tr, ev = plan.train_indices(f), plan.folds[f]
+        m = _fit(make_model() if f else first, data.subset(tr), X[tr] if X is not None else None)
+        raw[ev] = _raw(m, [data.texts[i] for i in ev], X[ev] if X is not None else None)
+        if plan.method == "holdout":
+            final = m  # a slow model is not trained twice: the hold-out model is the final one
+    rows = plan.eval_indices
+    if final is None:
+        say(f"final model on all {len(data)} labeled texts")
+        final = _fit(make_model(), data, X)
+    n_train = len(data) - (len(rows) if plan.method == "holdout" else 0)
+    held = HeldOut(rows, raw[rows], plan.method, plan.k, plan.describe())
+    trust = _fit_trust(config, final, frozen or first, data, X, held, others, pool, seed)
+    final.attach(trust.calibration, trust.out_of_scope)
+    answer = list(final.classes_ or [])
+    threshold = final.threshold
     if eval_data is not None:
-        say(f"training on {len(data)} labeled texts, evaluating on {len(eval_data)} texts from the eval file")
-        model = _fit(first, data, X)
-        metrics = evaluate(_predict(model, eval_data.texts, None), eval_data)
+        say(f"evaluating on {len(eval_data)} texts from the eval file")
+        metrics = evaluate_scores(_predict(final, eval_data.texts, None), eval_data.labels, answer,
+                                  multi_label=multi, texts=eval_data.texts, threshold=threshold,
+                                  thresholds=config.thresholds, model_threshold=model_threshold, other=other,
+                                  auto_threshold=trust.metrics["bands"].get("auto"))
         metrics["evaluation"] = {"method": "eval-file", "n_eval": len(eval_data),
                                  "description": f"separate labeled file of {len(eval_data)} texts"}
-        if pseudo:
-            metrics["language_adaptation"] = {"pseudo_labels": dict(pseudo)}
-        return model, metrics, len(data)
-
-    plan: SplitPlan = plan_split(data.labels, multi_label=multi_label, eval_split=eval_split, seed=seed,
-                                 max_folds=max_folds)
-    say(plan.describe())
-    if plan.method == "holdout":
-        tr, ev = plan.train_indices(0), plan.folds[0]
-        model = _fit(first, data.subset(tr), X[tr] if X is not None else None)
-        ev_data = data.subset(ev)
-        metrics = evaluate(_predict(model, ev_data.texts, X[ev] if X is not None else None), ev_data)
-        n_train = len(tr)
     else:
-        proba = np.zeros((len(data), len(classes)))
-        for f in range(plan.k):
-            say(f"fold {f + 1}/{plan.k}")
-            tr, ev = plan.train_indices(f), plan.folds[f]
-            m = _fit(make_model() if f else first, data.subset(tr), X[tr] if X is not None else None)
-            proba[ev] = _predict(m, [data.texts[i] for i in ev], X[ev] if X is not None else None)
-        ev_idx = plan.eval_indices
-        metrics = evaluate(proba[ev_idx], data.subset(ev_idx))
-        say(f"final model on all {len(data)} labeled texts")
-        model = _fit(make_model(), data, X)
-        n_train = len(data)
-    metrics["evaluation"] = {"method": plan.method, "n_eval": int(len(plan.eval_indices)), "folds": plan.k,
-                             "eval_split": eval_split if plan.method == "holdout" else None,
-                             "description": plan.describe()}
+        ev_labels = [data.labels[i] for i in rows] + ([(other,) if multi else other] * len(others))
+        proba = trust.proba
+        if others and trust.out_of_scope is not None:  # annotated Other texts, scored out of fold too
+            X_o = _frozen_embed(frozen or first, others)
+            p_o = trust.out_of_scope.augment_z(trust.out_of_scope.oof_z_other(X_o),
+                                               trust.calibration.transform(_raw(final, others, None if X is None
+                                                                               else X_o)))
+            proba = np.vstack([proba, p_o])
+        metrics = evaluate_scores(proba, ev_labels, answer, multi_label=multi,
+                                  texts=[data.texts[i] for i in rows] + others, threshold=threshold,
+                                  thresholds=config.thresholds, model_threshold=model_threshold, other=other,
+                                  auto_threshold=trust.metrics["bands"].get("auto"))
+        metrics["evaluation"] = {"method": plan.method, "n_eval": int(len(rows)) + len(others), "folds": plan.k,
+                                 "eval_split": eval_split if plan.method == "holdout" else None,
+                                 "description": plan.describe()}
+    metrics.update(trust.metrics)
+    metrics["heldout_accuracy"] = metrics.get("accuracy")
+    _headline(metrics)
     if pseudo:  # the final model's pseudo-labels per language (it is fitted last)
         metrics["language_adaptation"] = {"pseudo_labels": dict(pseudo)}
-    return model, metrics, n_train
+    return final, metrics, n_train
+
+
+def _frozen_embed(model: TextClassifier, texts: list[str]) -> np.ndarray:
+    if isinstance(model, FrozenEncoderClassifier):
+        return model.embed(texts)
+    raise ModelError("the out-of-scope detector needs a frozen-encoder model for its embeddings")
+
+
+def _fit_trust(config: ProjectConfig, final: TextClassifier, frozen: TextClassifier, data: TrainingData,
+               X: np.ndarray | None, held: HeldOut, others: list[str], pool: PoolSample | None, seed: int) -> Trust:
+    """Calibration, out of scope, bands and the accuracy estimate from the held-out scores (:mod:`.trust`)."""
+    oos = config.out_of_scope is not None and isinstance(frozen, FrozenEncoderClassifier)
+    X_frozen = (X if X is not None else _frozen_embed(frozen, data.texts)) if oos else None
+    X_other = _frozen_embed(frozen, others) if oos and others else None
+    pool_proba = pool_X = None
+    if pool is not None and pool.texts:
+        if isinstance(final, FrozenEncoderClassifier):
+            pool_X_own = final.embed(pool.texts)
+            pool_proba = final._scores_embeddings(pool_X_own)
+        else:
+            pool_proba = final._scores(pool.texts)
+        pool_X = _frozen_embed(frozen, pool.texts) if oos else None
+    ids = [data.ids[i] for i in held.rows] if data.ids else []
+    audit = np.array([i in (pool.audit_ids if pool else set()) for i in ids], dtype=bool) if ids else \
+        np.zeros(len(held.rows), dtype=bool)
+    enc = frozen.encoder if isinstance(frozen, FrozenEncoderClassifier) else ""
+    fp = frozen.encoder_fingerprint if isinstance(frozen, FrozenEncoderClassifier) else ""
+    return fit_trust(config, held, list(data.labels), config.label_names, threshold=final.threshold,
+                     X_frozen=X_frozen, X_other=X_other, encoder=enc, encoder_fingerprint=fp,
+                     pool_proba=pool_proba, pool_X=pool_X, n_unlabeled=pool.n_unlabeled if pool else 0,
+                     audit=audit, n_labeled=len(data), audit_other_share=pool.audit_other_share if pool else None,
+                     seed=seed)
+
+
+def _headline(metrics: dict[str, Any]) -> None:
+    """``accuracy`` is the estimate on the traffic when there is one (``accuracy_method`` says how it was obtained
+    and on how many texts); the held-out accuracy on the labeled texts stays in ``heldout_accuracy``."""
+    est = metrics.get("accuracy_estimate") or {}
+    ev = metrics.get("evaluation") or {}
+    if ev.get("method") == "eval-file":
+        metrics["accuracy_method"] = f"measured on a separate labeled file ({ev.get('n_eval')} texts)"
+        metrics["accuracy_n"] = ev.get("n_eval")
+    elif est.get("estimate") is not None:
+        metrics["accuracy"] = est["estimate"]
+        metrics["accuracy_interval"] = [est["low"], est["high"]]
+        metrics["accuracy_method"] = (f"estimated on the traffic: calibrated confidence on {est['n_pool']} pool "
+                                      f"texts, {est['n_labeled']} labels, {est['n_audit']} of them audit picks "
+                                      f"({int(est['level'] * 100)}% interval)")
+        metrics["accuracy_n"] = est["n_labeled"]
+    else:
+        metrics["accuracy_method"] = (f"held out on {ev.get('n_eval')} labeled texts, which the sampler picked: "
+                                      "not an estimate of the traffic (too few labels for one)")
+        metrics["accuracy_n"] = ev.get("n_eval")
+
+
+#: Unlabeled pool texts scored for the auto band and the accuracy estimate (a seeded uniform sample): all texts up
+#: to this size for models on a frozen encoder (their embeddings are cached), fewer for slow model types.
+POOL_SAMPLE = 5000
+POOL_SAMPLE_SLOW = 1000
+
+
+def pool_sample(project: "Project", exclude: set[str], seed: int, size: int) -> PoolSample:
+    """A seeded uniform sample of the unlabeled pool, with the audit picks and the share of "Other" among them."""
+    ws, cfg = project.ws, project.config
+    labeled = ws.annotations.labeled()
+    texts = [it.text for it in ws.items.all() if it.id not in labeled and it.text not in exclude]
+    rng = np.random.default_rng(seed)
+    sample = [texts[i] for i in np.sort(rng.choice(len(texts), size=size, replace=False))] \
+        if len(texts) > size else texts
+    audit = ws.batches.audit_item_ids() & set(labeled)
+    share = None
+    if cfg.oos_label is not None and len(audit) >= MIN_AUDIT_FOR_OOS_SHARE:
+        share = sum(cfg.oos_label in labeled[i] for i in audit) / len(audit)
+    return PoolSample(sample, len(texts), audit, share)
 
 
 # -- the entry point -------------------------------------------------------------------------------------------
 def _find_model_id(project: "Project", model_type: str, name: str) -> int | None:
-    labels = project.config.label_names
+    labels = project.config.answer_labels
     for rec in reversed(project.registry.list()):
         if rec.type == model_type and rec.labels == labels and rec.name == name \
                 and rec.multi_label == project.config.multi_label:
@@ -207,10 +321,14 @@ def train_and_register(project: "Project", model_type: str | None = "embedding-h
     adapt, adapt_params = (adaptation_pool(project, data.texts, exclude, make, seed, log) if why_not is None
                            else (None, {"enabled": False, "reason": why_not}))
     adapt_params["mode"] = mode
+    frozen_type = model_spec(model_type).frozen_encoder
     model, metrics, n_train = fit_and_evaluate(
-        make, data, multi_label=cfg.multi_label, classes=classes, eval_split=eval_split, seed=seed,
-        eval_data=eval_data, thresholds=cfg.thresholds, model_threshold=threshold,
-        max_folds=5 if model_spec(model_type).frozen_encoder else 3, log=log, adapt=adapt)
+        make, data, config=cfg, eval_split=eval_split, seed=seed, eval_data=eval_data, model_threshold=threshold,
+        max_folds=5 if frozen_type else 3, log=log, adapt=adapt,
+        pool=pool_sample(project, exclude, seed, size=POOL_SAMPLE if frozen_type else POOL_SAMPLE_SLOW),
+        frozen=None if frozen_type or cfg.out_of_scope is None else build_model("embedding-head", labels=classes, multi_label=cfg.multi_label,
+                                                    encoder=cfg.encoder, seed=seed, progress=progress,
+                                                    cache_dir=project.ws.cache_dir))
     seconds = time.perf_counter() - t0
     metrics["train_seconds"] = round(seconds, 2)
     params = {"type": model_type, "encoder": encoder, "seed": seed, "eval_split": eval_split,
@@ -221,7 +339,7 @@ def train_and_register(project: "Project", model_type: str | None = "embedding-h
     reg = project.registry
     target = model_id if model_id is not None else _find_model_id(project, model_type, name)
     if target is None:
-        target = reg.create_model(name, model_type, classes, multi_label=cfg.multi_label,
+        target = reg.create_model(name, model_type, list(model.classes_ or []), multi_label=cfg.multi_label,
                                   confidence_threshold=threshold)
         try:
             version = reg.add_version(target, model, metrics=metrics, training_examples=n_train, params=params,

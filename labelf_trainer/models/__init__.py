@@ -44,4 +44,4 @@ def load_classifier(path: str | Path, expected_labels: list[str] | None = None) 
     if expected_labels is not None and list(meta["classes"]) != list(expected_labels):
         raise ModelMismatchError(
             f"{path}: model labels {meta['classes']} do not match the expected labels {list(expected_labels)}")
-    return model_class(meta["type"])._load(path, meta)
+    return model_class(meta["type"]).load(path, meta)

@@ -168,11 +168,10 @@ class EmbeddingHeadClassifier(FrozenEncoderClassifier):
         targets = encode_targets(y, classes, self.multi_label)
         self.head_ = LogisticHead.fit(X, targets, len(classes), multi_label=self.multi_label, C=self.args.C,
                                       max_iter=self.args.max_iter, random_state=self.random_state)
-        self.classes_ = classes
+        self._fitted(classes)
         return self
 
-    def predict_proba_embeddings(self, X: np.ndarray) -> np.ndarray:
-        check_fitted(self)
+    def _scores_embeddings(self, X: np.ndarray) -> np.ndarray:
         return self.head_.predict_proba(X)
 
     def _own_params(self) -> dict[str, Any]:

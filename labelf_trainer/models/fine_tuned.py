@@ -70,7 +70,7 @@ class FineTunedClassifier(TransformerClassifier):
             self._train(model, tok, texts, targets, device)
             model.eval()
         self.model_, self.tokenizer_, self.prefix_, self.device_ = model, tok, prefix, device
-        self.classes_ = classes
+        self._fitted(classes)
         self.__dict__.pop("encoder_fingerprint", None)
         return self
 
@@ -112,8 +112,7 @@ class FineTunedClassifier(TransformerClassifier):
                     advance(1)
 
     # -- inference ------------------------------------------------------------------------------------------
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        check_fitted(self)
+    def _scores(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         import torch
 
         texts = [self.prefix_ + t for t in texts]
@@ -124,7 +123,7 @@ class FineTunedClassifier(TransformerClassifier):
                                       max_length=self.args.max_length, return_tensors="pt").to(self.device_)
                 logits = self.model_(**enc).logits.double()
                 out.append((torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(self.classes_ or [])))
+        return np.concatenate(out) if out else np.zeros((0, len(self.scored_classes)))
 
     def _weights(self) -> Any:
         return self.model_

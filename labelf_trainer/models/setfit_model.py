@@ -75,7 +75,7 @@ class SetFitClassifier(TransformerClassifier):
             X = self._encode(texts, prefixed=True)
         self.head_ = LogisticHead.fit(X, targets, len(classes), multi_label=self.multi_label, C=a.C,
                                       random_state=self.random_state)
-        self.classes_ = classes
+        self._fitted(classes)
         self.__dict__.pop("encoder_fingerprint", None)
         return self
 
@@ -104,8 +104,7 @@ class SetFitClassifier(TransformerClassifier):
         check_fitted(self)
         return self._encode(texts)
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        check_fitted(self)
+    def _scores(self, texts: Sequence[str]) -> np.ndarray:
         return self.head_.predict_proba(self._encode(texts))
 
     def _weights(self) -> Any:

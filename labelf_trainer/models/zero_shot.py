@@ -18,7 +18,7 @@ __all__ = ["ZeroShotClassifier", "softmax", "sigmoid", "DEFAULT_TEMPERATURE", "D
 
 #: Softmax temperature over cosine similarities. benchmarks/zero_shot.py fits it (minimum log-loss, 1,000 labeled
 #: texts) with all-MiniLM-L6-v2 and label descriptions: 0.0435 on Banking77, 0.0369 on Bitext; 0.04 sits between.
-#: `calibrate()` refits it on a project's own labeled data.
+#: A project's own labels re-fit it through the calibration layer (``models/calibration.py: refit_temperature``).
 DEFAULT_TEMPERATURE = 0.04
 #: Multi-label: similarity at which a label's independent score is 0.5.
 DEFAULT_MULTI_BIAS = 0.35
@@ -50,7 +50,8 @@ class ZeroShotClassifier(FrozenEncoderClassifier):
         return {"encoder": self.encoder, "temperature": self.temperature, "bias": self.bias}
 
     def fit(self, texts: Sequence[str] | None = None, y: Sequence[Any] | None = None) -> "ZeroShotClassifier":
-        """Embed the label descriptions and examples; ``texts``/``y``, if given, calibrate the temperature."""
+        """Embed the label descriptions and examples (the model needs no labeled texts; ``texts``/``y`` are
+        accepted for the common interface and ignored: training calibrates it, see ``loop/trainer.py``)."""
         if len(self.labels) < 2:
             raise ModelError("a zero-shot model needs at least two labels")
         prompts = [lab.prompt for lab in self.labels]
@@ -64,41 +65,18 @@ class ZeroShotClassifier(FrozenEncoderClassifier):
                 off += len(lab.examples)
             protos.append(v)
         self.prototypes_ = normalize(np.stack(protos))
-        self.classes_ = [lab.name for lab in self.labels]
-        if texts is not None and y is not None:
-            self.calibrate(self.embed(texts), y)
+        self._fitted([lab.name for lab in self.labels])
         return self
 
     def similarities(self, X: np.ndarray) -> np.ndarray:
         check_fitted(self)
         return np.asarray(X, dtype=np.float32) @ self.prototypes_.T
 
-    def predict_proba_embeddings(self, X: np.ndarray) -> np.ndarray:
+    def _scores_embeddings(self, X: np.ndarray) -> np.ndarray:
         sims = self.similarities(X).astype(np.float64)
         if self.multi_label:
             return sigmoid((sims - self.bias) / self.temperature)
         return softmax(sims / self.temperature)
-
-    def calibrate(self, X: np.ndarray, y: Sequence[Any]) -> float:
-        """Fit the temperature (single-label) by minimum log-loss on labeled embeddings; returns it."""
-        from scipy.optimize import minimize_scalar
-
-        check_fitted(self)
-        assert self.classes_ is not None
-        index = {c: i for i, c in enumerate(self.classes_)}
-        keep = [i for i, lab in enumerate(y) if lab in index]
-        if self.multi_label or not keep:
-            return self.temperature
-        sims = self.similarities(X[keep]).astype(np.float64)
-        target = np.array([index[y[i]] for i in keep])
-
-        def nll(log_t: float) -> float:
-            p = softmax(sims / np.exp(log_t))
-            return float(-np.log(p[np.arange(len(target)), target] + 1e-12).mean())
-
-        res = minimize_scalar(nll, bounds=(np.log(1e-3), np.log(1.0)), method="bounded")
-        self.temperature = float(np.exp(res.x))
-        return self.temperature
 
     def _save(self, path: Path) -> dict[str, Any]:
         save_file({"prototypes": self.prototypes_.astype(np.float32)}, str(path / "weights.safetensors"))

@@ -149,7 +149,7 @@ def setup(request: Request, payload: Annotated[SetupRequest | None, Body()] = No
             schema = parse_labeling_config(xml)
         except LabelfError as e:
             raise _error(422, "schema", str(e)) from None
-        unknown = sorted(set(schema.labels) - set(project.config.label_names))
+        unknown = sorted(set(schema.labels) - set(project.config.answer_labels))
         if unknown:
             raise _error(422, "schema", f"labels not in the project config: {', '.join(map(repr, unknown))}")
     try:
@@ -168,7 +168,7 @@ def predict(request: Request, payload: Annotated[PredictRequest, Body()]) -> dic
     project, manager, _st = _state(request)
     try:
         schema = parse_labeling_config(payload.label_config) if payload.label_config else \
-            LabelSchema(from_name="label", to_name="text", labels=tuple(project.config.label_names))
+            LabelSchema(from_name="label", to_name="text", labels=tuple(project.config.answer_labels))
     except LabelfError as e:
         raise _error(422, "label_config", str(e)) from None
     texts = [_text_of(t, schema) for t in payload.tasks]

@@ -29,7 +29,8 @@ class BatchStore:
                params: dict[str, Any] | None = None) -> int:
         """Record a batch and its items (status 'pending') in one transaction; returns the batch id.
 
-        Each row: ``item_id``, ``rank``, and optionally ``score``, ``predicted``, ``confidence``, ``reason`` (dict).
+        Each row: ``item_id``, ``rank``, and optionally ``score``, ``predicted``, ``confidence``, ``reason`` (dict),
+        ``audit`` (drawn uniformly from the pool: its label measures accuracy on the traffic).
         """
         rows = list(rows)
         with self.ws.transaction() as c:
@@ -38,10 +39,11 @@ class BatchStore:
                             (utcnow(), strategy, model_id, model_version, seed, json.dumps(params or {})))
             batch_id = int(cur.lastrowid or 0)
             c.executemany(
-                "INSERT INTO batch_items(batch_id, item_id, rank, score, predicted, confidence, reason) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO batch_items(batch_id, item_id, rank, score, predicted, confidence, reason, audit) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(batch_id, r["item_id"], int(r["rank"]), r.get("score"), r.get("predicted"), r.get("confidence"),
-                  json.dumps(r.get("reason") or {}, ensure_ascii=False)) for r in rows])
+                  json.dumps(r.get("reason") or {}, ensure_ascii=False), int(bool(r.get("audit"))))
+                 for r in rows])
         return batch_id
 
     def list(self) -> list[dict[str, Any]]:
@@ -82,6 +84,10 @@ class BatchStore:
             self.get(batch_id)
             return self.ws.query(sql + "WHERE bi.batch_id = ? ORDER BY bi.rank", (batch_id,))
         return self.ws.query(sql + "WHERE bi.status = 'pending' ORDER BY bi.batch_id, bi.rank")
+
+    def audit_item_ids(self) -> set[str]:
+        """Items picked uniformly from the pool as audit texts (in any batch)."""
+        return {r["item_id"] for r in self.ws.query("SELECT DISTINCT item_id FROM batch_items WHERE audit = 1")}
 
     def pending_item_ids(self) -> set[str]:
         """Items suggested in a batch and not yet labeled or expired (never suggested again meanwhile)."""

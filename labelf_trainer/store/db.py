@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS batch_items (
     confidence REAL,
     reason TEXT,
     status TEXT NOT NULL DEFAULT 'pending',
+    audit INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (batch_id, item_id)
 );
 CREATE INDEX IF NOT EXISTS batch_items_item ON batch_items(item_id, status);
@@ -110,7 +111,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 #: Columns added after a table was first released: (table, column, declaration). Older workspaces get them on open.
-MIGRATIONS = (("models", "auto_threshold", "REAL"), ("api_keys", "scopes", "TEXT NOT NULL DEFAULT 'inference'"))
+MIGRATIONS = (("models", "auto_threshold", "REAL"), ("api_keys", "scopes", "TEXT NOT NULL DEFAULT 'inference'"),
+              ("batch_items", "audit", "INTEGER NOT NULL DEFAULT 0"))
 
 
 def utcnow() -> str:

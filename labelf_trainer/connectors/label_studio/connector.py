@@ -101,7 +101,7 @@ class LabelStudioConnector:
             p = self.client.projects.get(id=project_id)
         schema = parse_labeling_config(p.label_config or "")
         if check:
-            want, have = set(self.project.config.label_names), set(schema.labels)
+            want, have = set(self.project.config.answer_labels), set(schema.labels)
             if want != have:
                 raise LabelMismatchError(f"Label Studio project {project_id}", missing=list(want - have),
                                          extra=list(have - want))
@@ -194,7 +194,7 @@ class LabelStudioConnector:
         """Create the project, or give it the config's labels (its tasks and annotations stay)."""
         pid = self.ensure_project(check_labels=False)
         assert self.schema is not None
-        if set(self.schema.labels) != set(self.project.config.label_names):
+        if set(self.schema.labels) != set(self.project.config.answer_labels):
             with self._errors(f"updating the labeling config of project {pid}"):
                 self.client.projects.update(id=pid, label_config=labeling_config(self.project.config))
             self.schema = self._load_schema(pid)
@@ -281,7 +281,7 @@ class LabelStudioConnector:
                 if item is not None:
                     tasks.append(PulledTask(key=key, text=self.ws.items.text(item) or "", item_id=item,
                                             where=f"task {key.rsplit(':', 1)[1]}"))
-        stats = ingest(self.ws, SOURCE, tasks, target=self.target, known_labels=self.project.config.label_names,
+        stats = ingest(self.ws, SOURCE, tasks, target=self.target, known_labels=self.project.config.answer_labels,
                        policy=policy or self.project.config.labeling.conflict_policy, multi_label=self.project.config.multi_label,
                        complete=True, state={cursor_key: newest} if newest else None,
                        stats=PullResult(self.target, project_id=pid, seen=sum(len(t.annotations) for t in tasks)))

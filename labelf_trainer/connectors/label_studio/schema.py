@@ -79,11 +79,11 @@ def labeling_config(config: ProjectConfig) -> str:
               ' size="6"/>'),
              (f'  <Choices name="{CONTROL_NAME}" toName="{TEXT_FIELD}" choice="{choice}" showInline="false"'
               ' required="true">')]
-    for lab in config.labels:
+    for lab in config.answer_specs:
         hint = f" hint={quoteattr(lab.description)}" if lab.description else ""
         lines.append(f"    <Choice value={quoteattr(lab.name)}{hint}/>")
     lines.append("  </Choices>")
-    described = [lab for lab in config.labels if lab.description]
+    described = [lab for lab in config.answer_specs if lab.description]
     if described:
         lines.append('  <View style="margin-top: 0.5em; color: #666">')
         for lab in described:

@@ -29,9 +29,9 @@ def ingest_webhook(project: "Project", payload: dict[str, Any]) -> PullResult | 
         pid = int(proj.get("id") or task.get("project") or ann.get("project"))
         schema = parse_labeling_config(proj["label_config"]) if proj.get("label_config") else \
             LabelSchema(from_name=(ann.get("result") or [{}])[0].get("from_name", "label"), to_name="text",
-                        labels=tuple(cfg.label_names))
+                        labels=tuple(cfg.answer_labels))
         t = to_pulled_task({**task, "annotations": [ann]}, pid, schema, {})
-        return ingest(project.ws, SOURCE, [t], target=f"Label Studio project {pid}", known_labels=cfg.label_names,
+        return ingest(project.ws, SOURCE, [t], target=f"Label Studio project {pid}", known_labels=cfg.answer_labels,
                       policy=cfg.labeling.conflict_policy, multi_label=cfg.multi_label, complete=False)
     if action == "ANNOTATIONS_DELETED":
         anns = payload.get("annotations") or []
