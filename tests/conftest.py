@@ -1,91 +1,131 @@
-"""Shared fixtures: temporary projects on real SQLite files, offline models only."""
+"""Shared fixtures: temporary projects on real SQLite files, offline models only, the in-process CLI, a real Label
+Studio server. Plain helpers (data, runners, the server class) live in ``tests/helpers``."""
 
 from __future__ import annotations
 
-import csv
+import itertools
 import os
-import subprocess
-import sys
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from helpers.cli import CliResult, invoke  # noqa: E402
+from helpers.data import TELECOM_ROWS, write_project_config  # noqa: E402
+from helpers.label_studio import TOKEN_ENV, LabelStudioServer, shared_server  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
-TELECOM_LABELS = [
-    {"name": "Billing", "description": "invoice, charges, payments, refunds or the price on the bill"},
-    {"name": "Technical Issue", "description": "internet, signal, router or phone not working, outages"},
-    {"name": "Cancellation", "description": "the customer wants to cancel or end the contract"},
-]
 
-TELECOM_ROWS = [
-    ("b1", "My invoice is much higher than last month", "Billing"),
-    ("b2", "Why was I charged twice for the same bill?", "Billing"),
-    ("b3", "I need a refund for the overcharge on my invoice", "Billing"),
-    ("b4", "The direct debit took the wrong amount from my account", "Billing"),
-    ("t1", "My internet keeps dropping every evening", "Technical Issue"),
-    ("t2", "No signal on my phone since yesterday", "Technical Issue"),
-    ("t3", "The router lights are red and nothing connects", "Technical Issue"),
-    ("t4", "Broadband is down again in my area", "Technical Issue"),
-    ("c1", "I want to cancel my contract", "Cancellation"),
-    ("c2", "Please terminate my subscription at the end of the month", "Cancellation"),
-    ("c3", "How do I end my plan and leave your service?", "Cancellation"),
-    ("c4", "Cancel my account, I am switching providers", "Cancellation"),
-]
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Label Studio tests share one server per test process: under pytest-xdist they go to one worker
+    (``--dist loadgroup``), so only one server starts."""
+    for item in items:
+        if item.get_closest_marker("labelstudio") is not None:
+            item.add_marker(pytest.mark.xdist_group("labelstudio"))
 
 
-def write_csv(path: Path, rows: list[tuple], header: tuple = ("id", "text", "label")) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
+@pytest.fixture(autouse=True)
+def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own tmp_path with no $LABELF_CONFIG: `labelf init` writes ``.labelf-project`` into
+    the working folder, and the config lookup reads the working folder and that variable."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LABELF_CONFIG", raising=False)
 
 
+# -- projects ----------------------------------------------------------------------------------------------------
 @pytest.fixture
 def make_config(tmp_path: Path) -> Callable[..., Path]:
-    """Write a project config (and its data CSV) into tmp_path; returns the config path."""
+    """Write a project config (and its data CSV) into tmp_path; returns the config path.
+
+    ``make_config(name="demo")`` writes ``demo.yaml``, ``demo.csv`` and uses the workspace ``ws-demo``."""
 
     def _make(*, encoder: str = "static", rows: list[tuple] | None = None, labels: list[dict] | None = None,
-              task: str = "single-label", name: str = "demo", **extra: object) -> Path:
-        data = write_csv(tmp_path / f"{name}.csv", rows if rows is not None else TELECOM_ROWS)
-        cfg = {
-            "project": name,
-            "task": task,
-            "encoder": encoder,
-            "workspace": f"ws-{name}",
-            "labels": labels or TELECOM_LABELS,
-            "data": [{"path": data.name, "id_column": "id", "label_column": "label"}],
-            **extra,
-        }
-        path = tmp_path / f"{name}.yaml"
-        path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
-        return path
+              task: str = "single-label", name: str = "demo", **extra: Any) -> Path:
+        return write_project_config(tmp_path, name=name, project=name, encoder=encoder, rows=rows, labels=labels,
+                                    task=task, workspace=f"ws-{name}", **extra)
 
     return _make
 
 
+@pytest.fixture(scope="session")
+def initialised_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with ``labelf.yaml`` + ``msgs.csv`` and its workspace ``ws``, initialised once per session
+    (static encoder, the 12 telecom texts imported, zero-shot model 1 deployed). Never open it: copy it
+    (:func:`copy_project`)."""
+    from helpers.data import open_project
+
+    root = tmp_path_factory.mktemp("initialised")
+    cfg = write_project_config(root, name="labelf", project="demo", workspace="ws", rows=TELECOM_ROWS,
+                               data_name="msgs.csv")
+    open_project(cfg).close()
+    return root
+
+
+def copy_project(template: Path, dst: Path) -> Path:
+    """Copy an initialised project folder into ``dst``; returns the copy's config path, ``dst/labelf.yaml``, which
+    `labelf` finds there without ``--config`` (paths in the config and the workspace are relative, so the copy is
+    a project of its own)."""
+    shutil.copytree(template, dst, dirs_exist_ok=True)
+    return dst / "labelf.yaml"
+
+
 @pytest.fixture
-def tmp_project(make_config: Callable[..., Path]):
-    """An initialised project (static encoder): pool imported, zero-shot model deployed."""
+def project_dir(initialised_project: Path, tmp_path: Path) -> Path:
+    """A copy of the initialised project in tmp_path (``labelf.yaml``, ``msgs.csv``, workspace ``ws``)."""
+    copy_project(initialised_project, tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def tmp_project(project_dir: Path) -> Iterator[Any]:
+    """An initialised project (static encoder): pool imported, zero-shot model deployed; a copy per test."""
     from labelf_trainer.loop.project import Project
 
-    project = Project.open(make_config(), create=True)
-    project.import_sources()
-    project.ensure_zero_shot()
+    project = Project.open(project_dir / "labelf.yaml")
     yield project
     project.close()
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300,
-            input: str | None = None) -> subprocess.CompletedProcess:
-    """Run `labelf ARGS...` in a subprocess, as a user would."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "labelf_trainer.cli.main", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout, input=input)
+# -- the CLI -----------------------------------------------------------------------------------------------------
+@pytest.fixture
+def cli(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """``cli("train", "--deploy", cwd=folder, env={...})``: `labelf` run in this process (``main([...])``), its
+    exit code and captured stdout/stderr."""
+
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            input: str | None = None) -> CliResult:
+        return invoke(capfd, monkeypatch, *args, cwd=cwd, env=env, input=input)
+
+    return run
+
+
+# -- Label Studio ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def label_studio(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LabelStudioServer:
+    """A real Label Studio server on 127.0.0.1, one per test process (SQLite copied from the template)."""
+    return shared_server(request.config, tmp_path_factory)
+
+
+_titles = itertools.count(1)
+
+
+@pytest.fixture
+def ls_config(label_studio: LabelStudioServer, make_config: Callable[..., Path],
+              monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Write a project config pointing at the session's server, with its own Label Studio project title."""
+    monkeypatch.setenv(TOKEN_ENV, label_studio.token)
+
+    def _make(*, label_studio_extra: dict[str, Any] | None = None, **kw: Any) -> Path:
+        title = f"labelf-test-{os.getpid()}-{next(_titles)}"
+        ls = {"url": label_studio.url, "token_env": TOKEN_ENV, "project_title": title, **(label_studio_extra or {})}
+        return make_config(label_studio=ls, **kw)
+
+    return _make

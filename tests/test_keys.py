@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import pytest
 
 from labelf_trainer.cli.main import main
-from labelf_trainer.service.keys import ApiKeyError, ApiKeyStore
+from labelf_trainer.service.keys import CACHE_SECONDS, ApiKeyError, ApiKeyStore
 
 
 def test_keys_are_stored_hashed_and_verified(tmp_project):
-    store = ApiKeyStore(tmp_project.ws)
+    store = ApiKeyStore(tmp_project.ws, cache_seconds=0)  # every check reads the database (the cache: below)
     key_id, key = store.create("dashboard")
     _, other = store.create("batch-job")
     assert key.startswith(f"lf_{key_id}_") and len(key) > 40 and key != other
@@ -30,6 +31,20 @@ def test_keys_are_stored_hashed_and_verified(tmp_project):
     assert store.verify(key) is None and store.verify(other) is not None
     assert store.revoke(key_id).revoked_at == revoked.revoked_at  # revoking twice keeps the first time
     assert [k.id for k in store.list()] == [key_id, key_id + 1] and store.count_active() == 1
+
+
+def test_a_revocation_takes_effect_within_the_cache_time(tmp_project):
+    """A server's store remembers a verified key for CACHE_SECONDS; a key revoked elsewhere (another process,
+    another store) is refused once that has passed, without a restart."""
+    server = ApiKeyStore(tmp_project.ws)
+    key_id, key = server.create("dashboard")
+    assert server.verify(key) is not None
+    revoked_at = time.monotonic()
+    ApiKeyStore(tmp_project.ws).revoke(key_id)
+    while server.verify(key) is not None:
+        assert time.monotonic() - revoked_at <= CACHE_SECONDS + 0.5, "a revoked key is still accepted"
+        time.sleep(0.05)
+    assert server.verify(key) is None
 
 
 def test_bad_key_requests_are_clear_errors(tmp_project):

@@ -1,4 +1,4 @@
-"""The Label Studio connector against a real Label Studio server (one per session, see label_studio_fixtures)."""
+"""The Label Studio connector against a real Label Studio server (one per test process, see helpers/label_studio.py)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import run_cli, write_csv
-from label_studio_fixtures import (  # noqa: F401
-    GOLD,
-    ROWS,
-    TEXT,
-    TOKEN_ENV,
-    annotate,
-    annotator_ids,
-    label_studio,
-    ls_config,
-    open_project,
-    sdk_client,
-)
+from helpers.cli import error_line
+from helpers.data import GOLD, ROWS, TEXT, open_project, write_csv
+from helpers.label_studio import TOKEN_ENV, annotate, annotator_ids, sdk_client
 
-from labelf_trainer.cli.main import main as cli_main
 from labelf_trainer.connectors.base import ConnectorAuthError, ConnectorUnreachableError, LabelMismatchError
 from labelf_trainer.connectors import pull, push_batch
 from labelf_trainer.connectors.label_studio.connector import LabelStudioConnector
@@ -68,7 +57,7 @@ def test_labeling_config_round_trip(make_config) -> None:
 
 
 # -- against the server ---------------------------------------------------------------------------------------
-def test_round_trip_push_annotate_pull(label_studio, ls_config) -> None:  # noqa: F811
+def test_round_trip_push_annotate_pull(label_studio, ls_config) -> None:
     """Suggest 20 -> push with pre-annotations -> annotators label (two disagree) -> pull: exactly the right pairs."""
     project = open_project(ls_config(rows=ROWS))
     batch = suggest(project, n=20, strategy="combined", progress=False)
@@ -136,7 +125,7 @@ def test_round_trip_push_annotate_pull(label_studio, ls_config) -> None:  # noqa
     project.close()
 
 
-def test_unknown_labels_write_nothing(label_studio, ls_config) -> None:  # noqa: F811
+def test_unknown_labels_write_nothing(label_studio, ls_config) -> None:
     project = open_project(ls_config(rows=ROWS))
     conn = LabelStudioConnector(project, progress=False)
     pushed = conn.push_items(["b1", "t1", "c1"])
@@ -159,7 +148,7 @@ def test_unknown_labels_write_nothing(label_studio, ls_config) -> None:  # noqa:
     project.close()
 
 
-def test_label_mismatch_is_reported(label_studio, ls_config) -> None:  # noqa: F811
+def test_label_mismatch_is_reported(label_studio, ls_config) -> None:
     project = open_project(ls_config(rows=ROWS))
     conn = LabelStudioConnector(project, progress=False)
     pid = conn.ensure_project()
@@ -195,7 +184,7 @@ class CutConnection(httpx.BaseTransport):
 
 
 @pytest.mark.parametrize("after_send", [False, True], ids=["lost-request", "lost-answer"])
-def test_interrupted_push_then_repeat_has_no_duplicates(label_studio, ls_config, after_send) -> None:  # noqa: F811
+def test_interrupted_push_then_repeat_has_no_duplicates(label_studio, ls_config, after_send) -> None:
     project = open_project(ls_config(rows=ROWS))
     ids = [i for i, _t, _lab in ROWS][:20]
     broken = LabelStudioConnector(project, progress=False, chunk_size=5, max_retries=0,
@@ -223,34 +212,32 @@ def dump(db: Path) -> str:
         return "\n".join(conn.iterdump())
 
 
-def test_cli_push_pull_check_and_errors(label_studio, ls_config, tmp_path, monkeypatch, capsys) -> None:  # noqa: F811
+def test_cli_push_pull_check_and_errors(label_studio, ls_config, tmp_path, cli) -> None:
     config = ls_config(rows=ROWS)
     project = open_project(config)
     suggest(project, n=6, strategy="random", progress=False)
     project.close()
-    env = {TOKEN_ENV: label_studio.token}
-    assert cli_main(["labelstudio", "check", "--config", str(config)]) == 1
-    err = capsys.readouterr().err
-    assert "no project titled" in err and len(err.strip().splitlines()) == 1
-    r = run_cli("push", "--config", str(config), "--format", "json", env=env)  # as a user runs it
+    r = cli("labelstudio", "check", "--config", str(config))
+    assert r.returncode == 1
+    assert "no project titled" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = cli("push", "--config", str(config), "--format", "json")
     assert r.returncode == 0, r.stderr
     pushed = json.loads(r.stdout)
     assert pushed["created"] == 6 and "6 new task(s)" in r.stderr
-    assert cli_main(["labelstudio", "check", "--config", str(config)]) == 0
-    assert "ok   label config: 3 labels match" in capsys.readouterr().out
+    r = cli("labelstudio", "check", "--config", str(config))
+    assert r.returncode == 0 and "ok   label config: 3 labels match" in r.stdout
     batch_file = write_csv(tmp_path / "batch.csv", [("b1", TEXT["b1"]), ("new1", "Roaming charges in Spain")],
                            header=("id", "text"))
-    assert cli_main(["push", str(batch_file), "--config", str(config)]) == 0
-    assert "new task(s)" in capsys.readouterr().err
+    r = cli("push", str(batch_file), "--config", str(config))
+    assert r.returncode == 0 and "new task(s)" in r.stderr
     client = sdk_client(label_studio)
     in_ls = [t.data[ID_FIELD] for t in client.tasks.list(project=pushed["project_id"], include="id,data")]
     assert len(in_ls) == len(set(in_ls)) == 6 + ("b1" not in pushed["task_ids"]) + 1 and "new1" in in_ls
     # the sampler's `labelf suggest --push` goes through push_batch
-    assert cli_main(["suggest", "--n", "3", "--strategy", "random", "--push", "--config", str(config),
-                     "--format", "json"]) == 0
-    captured = capsys.readouterr()
-    batch = json.loads(captured.out)
-    assert f"pushed batch {batch['batch_id']} to Label Studio project {pushed['project_id']}:" in captured.err
+    r = cli("suggest", "--n", "3", "--strategy", "random", "--push", "--config", str(config), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    batch = json.loads(r.stdout)
+    assert f"pushed batch {batch['batch_id']} to Label Studio project {pushed['project_id']}:" in r.stderr
     in_ls = [t.data[ID_FIELD] for t in client.tasks.list(project=pushed["project_id"], include="id,data")]
     assert len(in_ls) == len(set(in_ls)) and {it["id"] for it in batch["items"]} <= set(in_ls)
 
@@ -262,10 +249,8 @@ def test_cli_push_pull_check_and_errors(label_studio, ls_config, tmp_path, monke
 
     # the server unreachable, the token wrong, no token: one line that says which; exit 1; store untouched
     dead = f"http://127.0.0.1:{_free_port()}"
-    r = run_cli("pull", "--url", dead, "--config", str(config), env=env)  # one as a user runs it
-    assert r.returncode == 1 and r.stderr.startswith("error: Label Studio at") and "unreachable" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and dump(db) == snapshot
-    for args, token, needle in [  # the rest in-process (same main(), without paying the start-up each time)
+    for args, token, needle in [
+        (("pull", "--url", dead), label_studio.token, "unreachable"),
         (("push", "--url", dead), label_studio.token, "unreachable"),
         (("pull",), "not-the-token", "refused the token"),
         (("push",), "not-the-token", "refused the token"),
@@ -273,24 +258,23 @@ def test_cli_push_pull_check_and_errors(label_studio, ls_config, tmp_path, monke
         (("labelstudio", "check", "--url", dead), label_studio.token, "connection check failed"),
         (("labelstudio", "check"), "not-the-token", "token check failed"),
     ]:
-        monkeypatch.setenv(TOKEN_ENV, token)
-        code = cli_main([*args, "--config", str(config)])
-        captured = capsys.readouterr()
-        assert code == 1, (args, captured)
-        lines = captured.err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], (args, captured.err)
+        r = cli(*args, "--config", str(config), env={TOKEN_ENV: token})
+        assert r.returncode == 1, (args, r)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], (args, r.stderr)
+        assert "Traceback" not in r.stderr
         assert dump(db) == snapshot
-    monkeypatch.setenv(TOKEN_ENV, label_studio.token)
+    assert error_line(cli("pull", "--url", dead, "--config", str(config))).startswith("error: Label Studio at")
 
-    assert cli_main(["pull", "--config", str(config), "--format", "json"]) == 0
-    pulled = json.loads(capsys.readouterr().out)
+    r = cli("pull", "--config", str(config), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    pulled = json.loads(r.stdout)
     assert pulled["new"] == 1 and pulled["pairs"] == [{"text": "Roaming charges in Spain", "labels": ["Billing"]}]
-    monkeypatch.setenv(TOKEN_ENV, label_studio.token)
-    assert cli_main(["pull", "--config", str(config)]) == 0
-    assert "nothing new" in capsys.readouterr().err
+    r = cli("pull", "--config", str(config))
+    assert r.returncode == 0 and "nothing new" in r.stderr
 
 
-def test_wrong_token_and_unreachable_errors_name_the_cause(label_studio, ls_config) -> None:  # noqa: F811
+def test_wrong_token_and_unreachable_errors_name_the_cause(label_studio, ls_config) -> None:
     project = open_project(ls_config(rows=ROWS))
     with pytest.raises(ConnectorAuthError, match=f"refused the token from \\${TOKEN_ENV} \\(HTTP 401\\)"):
         LabelStudioConnector(project, progress=False, token="wrong").pull()
@@ -319,7 +303,7 @@ def test_server_failures_midway_are_one_line_errors(make_config, monkeypatch) ->
     project.close()
 
 
-def test_multi_label_round_trip(label_studio, ls_config) -> None:  # noqa: F811
+def test_multi_label_round_trip(label_studio, ls_config) -> None:
     project = open_project(ls_config(rows=ROWS, task="multi-label"))
     conn = LabelStudioConnector(project, progress=False)
     pushed = conn.push_items(["b1", "c1"])

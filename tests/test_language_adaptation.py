@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.data import TELECOM_ROWS
 
 from labelf_trainer.loop.adaptation import (LABELS_PER_CLASS, MIN_GROUP, fit_adapted, plan_adaptation,
                                                 pseudo_labels)
 from labelf_trainer.models.embedding_head import EmbeddingHeadClassifier
-
-from conftest import TELECOM_ROWS, run_cli
 
 OPENERS = {"en": ["Hello,", "Hi team,", "Quick question:", "Urgent:", "Good morning,"],
            "de": ["Hallo,", "Guten Tag,", "Eine Frage:", "Dringend:", "Guten Morgen,"]}
@@ -161,7 +160,7 @@ def test_one_language_project_trains_exactly_as_without_adaptation(make_config) 
         project.close()
 
 
-def test_config_switch_and_cli_errors(make_config) -> None:
+def test_config_switch_and_cli_errors(make_config, cli) -> None:
     from labelf_trainer.loop.trainer import train_and_register
 
     # YAML reads `on` / `off` as booleans: both spellings work
@@ -172,26 +171,26 @@ def test_config_switch_and_cli_errors(make_config) -> None:
     finally:
         project.close()
     cfg = make_config(task="multi-label", name="multi")
-    assert run_cli("init", str(cfg)).returncode == 0
-    res = run_cli("train", "--language-adaptation", "on", "-c", str(cfg), "-q")
+    assert cli("init", str(cfg)).returncode == 0
+    res = cli("train", "--language-adaptation", "on", "-c", str(cfg), "-q")
     assert res.returncode != 0
     assert res.stderr.strip().splitlines() == [
         "error: language adaptation applies to single-label embedding-head models, not multi-label embedding-head"]
-    res = run_cli("train", "--language-adaptation", "sometimes", "-c", str(cfg), "-q")
+    res = cli("train", "--language-adaptation", "sometimes", "-c", str(cfg), "-q")
     assert res.returncode != 0
     assert res.stderr.strip().splitlines() == ["error: language adaptation must be auto, on or off, not 'sometimes'"]
     bad = make_config(name="bad", training={"language_adaptation": "always"})
-    res = run_cli("init", str(bad))
+    res = cli("init", str(bad))
     assert res.returncode != 0 and "training.language_adaptation" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("mode", ["on", "off"])
-def test_cli_train_prints_the_adaptation(make_config, mode: str) -> None:
+def test_cli_train_prints_the_adaptation(make_config, cli, mode: str) -> None:
     project = _project(make_config, _variants("de", GERMAN), name=f"cli{mode}")
     cfg = project.config.source_path
     project.close()
-    res = run_cli("train", "--language-adaptation", mode, "-c", str(cfg))
+    res = cli("train", "--language-adaptation", mode, "-c", str(cfg))
     assert res.returncode == 0, res.stderr
     adapted = "language adaptation: pseudo-labels per language de" in res.stderr
     assert adapted == (mode == "on"), res.stderr

@@ -11,15 +11,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from label_studio_fixtures import (  # noqa: F401
-    ROWS,
-    annotate,
-    annotator_ids,
-    label_studio,
-    ls_config,
-    open_project,
-    sdk_client,
-)
+from helpers.data import ROWS, open_project
+from helpers.label_studio import annotate, annotator_ids, sdk_client
 
 from labelf_trainer.cli.main import main as cli_main
 from labelf_trainer.connectors.base import ConnectorError
@@ -72,7 +65,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condi
 
 
 @pytest.fixture
-def backend(ls_config) -> Iterator[tuple[Project, ServerThread]]:  # noqa: F811
+def backend(ls_config) -> Iterator[tuple[Project, ServerThread]]:
     project = open_project(ls_config(rows=ROWS, label_studio_extra={"retrain_every": 4}))
     with ServerThread(create_app(project, settings=ServiceSettings(auth=False, reload_interval_s=0.2))) as server:
         yield project, server
@@ -99,17 +92,19 @@ def test_endpoints_answer_in_label_studio_shapes(backend) -> None:
     assert all(0 < res["score"] <= 1 and res["model_version"] == f"labelf-{model_id}@1" for res in results)
     # bad input: 4xx JSON naming the field, never a traceback
     bad = httpx.post(f"{base}/predict", json={"tasks": "nope"})
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "tasks"]
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == "tasks"
+    assert bad.json()["detail"].startswith("tasks")
     bad = httpx.post(f"{base}/predict", json={"tasks": [{"id": 1, "data": {}}]})
-    assert bad.status_code == 422 and "no text" in bad.json()["message"]
+    assert bad.status_code == 422 and "no text" in bad.json()["detail"]
     bad = httpx.post(f"{base}/setup", json={"schema": xml.replace('"Billing"', '"Invoices"')})
-    assert bad.status_code == 422 and "'Invoices'" in bad.json()["message"]
+    assert bad.status_code == 422 and "'Invoices'" in bad.json()["detail"]
     bad = httpx.post(f"{base}/webhook", json={"annotation": {}})
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "action"]
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == "action"
+    assert bad.json()["detail"].startswith("action")
     assert httpx.post(f"{base}/webhook", json={"action": "PROJECT_UPDATED"}).json()["status"] == "ignored"
 
 
-def test_label_studio_calls_backend_and_webhook_retrains(backend, label_studio) -> None:  # noqa: F811
+def test_label_studio_calls_backend_and_webhook_retrains(backend, label_studio) -> None:
     """Connect through Label Studio's API: its predictions appear on new tasks; annotations arrive by webhook at
     once; every 4 annotations the model retrains and the new model_version makes Label Studio predict again."""
     project, server = backend
@@ -194,7 +189,7 @@ def test_label_studio_calls_backend_and_webhook_retrains(backend, label_studio) 
              (first_version, new_version), timeout=120, what="START_TRAINING")
 
 
-def test_served_by_labelf_serve_with_api_key(ls_config, label_studio, monkeypatch) -> None:  # noqa: F811
+def test_served_by_labelf_serve_with_api_key(ls_config, label_studio, monkeypatch) -> None:
     """The inference service mounts the router under /ml-backend behind its API keys: Label Studio connects with
     the key (HTTP Basic for the ML backend, Bearer for the webhook); without it the backend is refused."""
     from labelf_trainer.service.app import create_app as create_service
@@ -203,7 +198,7 @@ def test_served_by_labelf_serve_with_api_key(ls_config, label_studio, monkeypatc
 
     config = ls_config(rows=ROWS)
     project = open_project(config)
-    _key_id, key = ApiKeyStore(project.ws).create("label-studio")
+    _key_id, key = ApiKeyStore(project.ws).create("label-studio", "labeling")
     client = sdk_client(label_studio)
     with ServerThread(create_service(project, settings=ServiceSettings(auth=True))) as server:
         base = f"{server.url}/ml-backend"

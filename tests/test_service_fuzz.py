@@ -10,11 +10,11 @@ import json
 from urllib.parse import quote
 
 import pytest
-from conftest import TELECOM_LABELS
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from service_fixtures import add_doc_models
+from helpers.data import TELECOM_LABELS
+from helpers.service import add_doc_models
 
 from labelf_trainer.loop.project import Project
 from labelf_trainer.service.app import create_app

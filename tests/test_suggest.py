@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import TELECOM_ROWS, run_cli
+from helpers.cli import error_line
+from helpers.data import TELECOM_ROWS
 
 from labelf_trainer.exceptions import DataError, UnknownLabelError
 from labelf_trainer.loop.project import Project
@@ -105,16 +106,16 @@ def test_batch_covers_the_pools_languages(make_config) -> None:
             assert conn.execute("SELECT COUNT(*) FROM lang").fetchone()[0] == 16
 
 
-def test_cli_suggest_writes_the_batch_and_label_imports_it(make_config, tmp_path: Path) -> None:
+def test_cli_suggest_writes_the_batch_and_label_imports_it(cli, make_config, tmp_path: Path) -> None:
     cfg = make_config(rows=TELECOM_ROWS + GERMAN)
-    assert run_cli("init", str(cfg), cwd=tmp_path).returncode == 0
-    out = run_cli("suggest", "--n", "4", "--seed", "3", "--output", "batch.csv", cwd=tmp_path)
+    assert cli("init", str(cfg), cwd=tmp_path).returncode == 0
+    out = cli("suggest", "--n", "4", "--seed", "3", "--output", "batch.csv", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "batch 1" in out.stdout and "reason" in out.stdout
     assert "language mix: batch " in out.stderr and "de " in out.stderr
     rows = list(csv.DictReader((tmp_path / "batch.csv").open(encoding="utf-8")))
     assert len(rows) == 4 and rows[0]["label"] == "" and rows[0]["reason"]
-    js = run_cli("suggest", "--n", "3", "--strategy", "diversity", "--output", "b2.jsonl", "--format", "json",
+    js = cli("suggest", "--n", "3", "--strategy", "diversity", "--output", "b2.jsonl", "--format", "json",
                  cwd=tmp_path)
     assert js.returncode == 0, js.stderr
     body = json.loads(js.stdout)
@@ -129,7 +130,7 @@ def test_cli_suggest_writes_the_batch_and_label_imports_it(make_config, tmp_path
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    lab = run_cli("label", "batch.csv", cwd=tmp_path)
+    lab = cli("label", "batch.csv", cwd=tmp_path)
     assert lab.returncode == 0, lab.stderr
     assert "recorded 4 labels" in lab.stderr and "batches 1 updated" in lab.stderr
     rows[0]["label"] = "Roaming"
@@ -137,7 +138,7 @@ def test_cli_suggest_writes_the_batch_and_label_imports_it(make_config, tmp_path
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    bad = run_cli("label", "bad.csv", cwd=tmp_path)
+    bad = cli("label", "bad.csv", cwd=tmp_path)
     assert bad.returncode == 1 and bad.stderr.startswith("error: unknown label(s)") and "'Roaming'" in bad.stderr
     assert "Traceback" not in bad.stderr
     rows[0]["label"], rows[2]["id"] = gold[rows[0]["id"]], ""
@@ -145,9 +146,9 @@ def test_cli_suggest_writes_the_batch_and_label_imports_it(make_config, tmp_path
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    noid = run_cli("label", "noid.csv", cwd=tmp_path)  # the third data row is line 4 of the file
+    noid = cli("label", "noid.csv", cwd=tmp_path)  # the third data row is line 4 of the file
     assert noid.returncode == 1 and noid.stderr.strip() == "error: noid.csv: row 4: empty 'id'"
-    wrong = run_cli("suggest", "--strategy", "best", cwd=tmp_path)
+    wrong = cli("suggest", "--strategy", "best", cwd=tmp_path)
     assert wrong.returncode != 0 and "--strategy must be one of" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
@@ -180,12 +181,39 @@ def test_no_near_duplicate_of_a_pending_or_labeled_text(make_config, strategy: s
         assert not taken & {pair[it.item_id] for it in second.items}  # nor a twin of a pending/labeled text
 
 
-def test_cli_push_failure_keeps_the_batch_and_says_how_to_retry(make_config, tmp_path: Path) -> None:
+def test_cli_push_failure_keeps_the_batch_and_says_how_to_retry(cli, make_config, tmp_path: Path) -> None:
     cfg = make_config(label_studio={"url": "http://127.0.0.1:9", "token_env": "LABELF_TEST_NO_SUCH_TOKEN"})
-    assert run_cli("init", str(cfg), cwd=tmp_path).returncode == 0
-    out = run_cli("suggest", "--n", "2", "--push", cwd=tmp_path)
+    assert cli("init", str(cfg), cwd=tmp_path).returncode == 0
+    out = cli("suggest", "--n", "2", "--push", cwd=tmp_path)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and "push it later with `labelf push --batch 1`" in last
     with Project.open(cfg) as project:
         assert len(project.ws.batches.items(1)) == 2
+
+
+@pytest.mark.parametrize("content, needles", [
+    ("id,label\n", ["no rows to import", "'id'", "'label'"]),
+    ("\ufeffid,label\n", ["no rows to import", "'id'", "'label'"]),
+    ("item,gold\nb1,Billing\n", ["no id column 'id'", "expected columns 'id' and 'label'", "item, gold"]),
+    ("id,gold\nb1,Billing\n", ["no label column 'label'", "expected columns 'id' and 'label'", "id, gold"]),
+], ids=["header-only", "header-only-bom", "wrong-columns", "no-label-column"])
+def test_label_file_without_rows_or_columns_names_the_expected_columns(cli, tmp_project: Project, tmp_path: Path,
+                                                                       content: str, needles: list[str]) -> None:
+    (tmp_path / "in.csv").write_text(content, encoding="utf-8")
+    line = error_line(cli("label", "in.csv", "--config", str(tmp_project.config.source_path), cwd=tmp_path))
+    assert "in.csv" in line and all(n in line for n in needles), line
+    assert tmp_project.ws.annotations.count() == 0
+
+
+@pytest.mark.parametrize("header", [
+    "x" * 1_000_000,  # a 1 MB header line: one huge column name
+    ",".join(f"column_number_{i:05d}_" + "y" * 180 for i in range(5_000)),  # 1 MB of 5,000 long column names
+], ids=["one-huge-column", "5000-long-columns"])
+def test_label_file_with_a_1mb_header_gives_a_short_error_line(cli, tmp_project: Project, tmp_path: Path,
+                                                               header: str) -> None:
+    assert len(header) >= 1_000_000 and "\n" not in header
+    (tmp_path / "huge.csv").write_text(header + "\n", encoding="utf-8")
+    line = error_line(cli("label", "huge.csv", "--config", str(tmp_project.config.source_path), cwd=tmp_path))
+    assert len(line) <= 500, len(line)
+    assert "huge.csv" in line and "'id'" in line and "'label'" in line, line

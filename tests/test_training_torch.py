@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers.data import HELD_OUT, LABELS, TRAIN
 
 from labelf_trainer.exceptions import ModelError, ModelMismatchError
 from labelf_trainer.models import load_classifier
@@ -14,7 +15,6 @@ from labelf_trainer.models.setfit_model import SetFitClassifier
 from labelf_trainer.loop.project import Project
 from labelf_trainer.data import TrainingData
 from labelf_trainer.loop.trainer import train_and_register
-from test_training import HELD_OUT, LABELS, TRAIN
 
 TEXTS = [t for t, _ in TRAIN]
 Y = [lab for _, lab in TRAIN]
@@ -23,6 +23,8 @@ MULTI_TEXTS = ["my bill is wrong", "invoice overcharge", "internet down", "route
                "bill wrong and internet down", "overcharged and the router is broken", "hello there", "thanks a lot"]
 MULTI_Y = [("Billing",), ("Billing",), ("Technical Issue",), ("Technical Issue",), ("Billing", "Technical Issue"),
            ("Billing", "Technical Issue"), (), ()]
+
+pytestmark = pytest.mark.slow  # real SetFit and transformers training
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,14 +1,16 @@
-"""A real Label Studio server for the tests, started once per session.
+"""A real Label Studio server for the tests (the ``label_studio`` fixture of conftest.py starts one per test
+process).
 
 ``scripts/install_label_studio.sh`` installs Label Studio into ``.labelstudio/venv`` and migrates a template
-SQLite database once; each session copies that database into a temporary folder, starts Label Studio headless on
-a free port of 127.0.0.1 with a known user and legacy token, waits for ``/health`` and checks that the token works
-there (so it is our server, not one that was already on the port), and stops it by its process group at the end.
+SQLite database once; each test process copies that database into a temporary folder, starts Label Studio headless
+on a free port of 127.0.0.1 with a known user and legacy token, waits for ``/health`` and checks that the token
+works there (so it is our server, not one that was already on the port), and stops it by its process group at the
+end. Under pytest-xdist every worker that runs a Label Studio test has its own server (its own data folder and
+port); the Label Studio tests are grouped onto one worker (``xdist_group``), so one server usually serves them all.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import shutil
@@ -16,18 +18,14 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import TELECOM_ROWS
 
-from labelf_trainer.loop.project import Project
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LS_ROOT = REPO / ".labelstudio"
 LS_BIN = LS_ROOT / "venv" / "bin" / "label-studio"
 TEMPLATE_DB = LS_ROOT / "template" / "label_studio.sqlite3"
@@ -183,28 +181,7 @@ def shared_server(config: pytest.Config, tmp_path_factory: pytest.TempPathFactor
     return _SERVER
 
 
-@pytest.fixture(scope="session")
-def label_studio(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LabelStudioServer:
-    """A real Label Studio server on 127.0.0.1, one for the whole session (SQLite copied from the template)."""
-    return shared_server(request.config, tmp_path_factory)
-
-
 TOKEN_ENV = "LABELF_TEST_LS_TOKEN"
-_titles = itertools.count(1)
-
-
-@pytest.fixture
-def ls_config(label_studio: LabelStudioServer, make_config: Callable[..., Path],
-              monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
-    """Write a project config pointing at the session's server, with its own Label Studio project title."""
-    monkeypatch.setenv(TOKEN_ENV, label_studio.token)
-
-    def _make(*, label_studio_extra: dict[str, Any] | None = None, **kw: Any) -> Path:
-        title = f"labelf-test-{os.getpid()}-{next(_titles)}"
-        ls = {"url": label_studio.url, "token_env": TOKEN_ENV, "project_title": title, **(label_studio_extra or {})}
-        return make_config(label_studio=ls, **kw)
-
-    return _make
 
 
 def sdk_client(server: LabelStudioServer) -> Any:
@@ -226,39 +203,6 @@ def annotator_ids(server: LabelStudioServer, n: int = 3) -> list[int]:
                                                password="annotator-password-1").id
         ids.append(users[email])
     return ids
-
-
-# -- shared test data: 30 telecom texts, 10 per label ----------------------------------------------------------
-EXTRA_ROWS = [
-    ("b5", "You billed me for a service I never ordered", "Billing"),
-    ("b6", "Can I get an itemised invoice for March?", "Billing"),
-    ("b7", "The late payment fee on my bill is wrong", "Billing"),
-    ("b8", "Please refund the deposit you kept", "Billing"),
-    ("b9", "My monthly price went up without notice", "Billing"),
-    ("b10", "The payment page rejects my card", "Billing"),
-    ("t5", "Wifi is extremely slow in the evenings", "Technical Issue"),
-    ("t6", "Calls drop after ten seconds", "Technical Issue"),
-    ("t7", "The TV box shows error 504", "Technical Issue"),
-    ("t8", "I cannot send text messages since the update", "Technical Issue"),
-    ("t9", "Fibre installation left me without any connection", "Technical Issue"),
-    ("t10", "My modem keeps rebooting by itself", "Technical Issue"),
-    ("c5", "I am moving abroad and need to close my account", "Cancellation"),
-    ("c6", "What is the notice period to quit my contract?", "Cancellation"),
-    ("c7", "Stop my plan, I found a cheaper offer", "Cancellation"),
-    ("c8", "I would like to terminate the broadband contract", "Cancellation"),
-    ("c9", "Please do not renew my subscription", "Cancellation"),
-    ("c10", "End my mobile contract today", "Cancellation"),
-]
-ROWS = TELECOM_ROWS + EXTRA_ROWS  # 30 texts, 10 per label
-GOLD = {i: lab for i, _t, lab in ROWS}
-TEXT = {i: t for i, t, _lab in ROWS}
-
-
-def open_project(config: Path) -> Project:
-    project = Project.open(config, create=True)
-    project.import_sources()
-    project.ensure_zero_shot()
-    return project
 
 
 def annotate(client, task_id: int, label: str | list[str] | None, user: int, cancelled: bool = False) -> int:
