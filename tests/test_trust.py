@@ -235,3 +235,28 @@ def test_suggested_batches_mark_their_audit_picks(make_config) -> None:
         assert len(audit) == 2 and res.items[-1].reason["summary"] == AUDIT_REASON["summary"]
         assert project.ws.batches.audit_item_ids() == {it.item_id for it in audit}
         assert project.ws.batches.audit_counts() == (10, 2)
+
+
+# -- when to stop ------------------------------------------------------------------------------------------------
+def test_cohen_kappa() -> None:
+    from labelf_trainer.loop.stopping import cohen_kappa
+
+    a = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    assert cohen_kappa(a, a) == 1.0
+    assert cohen_kappa(a, np.array([1, 2, 0, 1, 2, 0, 1, 2])) < 0  # never agrees: worse than chance
+    assert 0 < cohen_kappa(a, np.array([0, 1, 2, 0, 1, 2, 0, 0])) < 1
+
+
+def test_training_twice_on_the_same_labels_advises_to_stop(make_config) -> None:
+    from helpers.data import ROWS, annotate_all, open_project
+
+    from labelf_trainer.loop.trainer import train_and_register
+
+    with open_project(make_config(rows=ROWS)) as project:
+        annotate_all(project)
+        first = train_and_register(project, "embedding-head", deploy=True, progress=False)
+        assert first.metrics["stopping"]["kappa"] is None and "keep labeling" in first.metrics["stopping"]["advice"]
+        second = train_and_register(project, "embedding-head", deploy=True, progress=False)
+        stop = second.metrics["stopping"]
+        assert stop["kappa"] == 1.0 and stop["stop"] and stop["advice"].startswith("stop")
+        assert stop["kappas"] == [1.0] and stop["n"] == len(ROWS)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["make_app", "ConfigOpt", "FormatOpt", "out", "err", "emit_json", "print_table", "info"]
+if TYPE_CHECKING:
+    from ..loop.project import Project
+
+__all__ = ["make_app", "ConfigOpt", "FormatOpt", "out", "err", "emit_json", "print_table", "info", "open_project",
+           "model_ref"]
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -27,6 +31,21 @@ ConfigOpt = Annotated[
     typer.Option("--config", "-c", help="Project config (default: $LABELF_CONFIG, ./.labelf-project, ./labelf.yaml)."),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")]
+
+
+def open_project(config: str | None) -> "Project":
+    """The command's project. The config layer is imported here, not at module level, so that `labelf --help`
+    and the commands that need no project start without it."""
+    from ..loop.project import Project
+
+    return Project.open(config)
+
+
+def model_ref(ref: str) -> tuple[int, int | None]:
+    """``"42"`` -> (42, None); ``"42@3"`` -> (42, 3) (:func:`labelf_trainer.registry.records.parse_model_ref`)."""
+    from ..registry.records import parse_model_ref
+
+    return parse_model_ref(ref)
 
 
 def emit_json(obj: Any) -> None:

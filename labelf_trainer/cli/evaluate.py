@@ -8,30 +8,38 @@ from typing import Annotated, Any
 import typer
 
 from ..exceptions import DataError
-from ..loop.project import Project
-from ..registry.records import parse_model_ref
-from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, print_table
+from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, model_ref, open_project, print_table
 
 
 def print_metrics(metrics: dict[str, Any], title: str) -> None:
-    """Human summary of stored metrics: headline numbers, per-class table (worst first), thresholds, bands."""
+    """Human summary of stored metrics: headline numbers, per-class table (worst first), trust, thresholds, bands."""
     ev = metrics.get("evaluation", {})
-    info(f"{title}: accuracy {metrics.get('accuracy')}  macro-F1 {metrics.get('f1_macro')}  "
-         f"on {metrics.get('n_eval')} texts ({ev.get('description', ev.get('method', 'unknown split'))})")
+    info(f"{title}: accuracy {metrics.get('heldout_accuracy', metrics.get('accuracy'))}  macro-F1 "
+         f"{metrics.get('f1_macro')}  on {metrics.get('n_eval')} texts "
+         f"({ev.get('description', ev.get('method', 'unknown split'))})")
+    if metrics.get("accuracy_method") and metrics.get("accuracy_interval"):
+        iv = metrics["accuracy_interval"]
+        info(f"accuracy on the traffic: {metrics.get('accuracy')} [{iv[0]}, {iv[1]}], {metrics['accuracy_method']}")
+    elif metrics.get("accuracy_method"):
+        info(f"accuracy {metrics.get('accuracy')}: {metrics['accuracy_method']}")
     rows = sorted((metrics.get("per_class") or {}).items(), key=lambda kv: (kv[1]["f1"], -kv[1]["support"]))
     print_table("per class (worst F1 first)", ["label", "precision", "recall", "f1", "support"],
                 [[lab, m["precision"], m["recall"], m["f1"], m["support"]] for lab, m in rows])
+    _print_trust(metrics)
     th = metrics.get("thresholds") or {}
     if "recommended" in th:
         rec = th["recommended"]
-        if rec.get("reached"):
-            info(f"recommended threshold for precision >= {rec['target_precision']}: {rec['threshold']:.2f} "
-                 f"(keeps {rec.get('coverage', 0):.0%} of texts at precision {rec['precision']:.3f})")
-        else:
-            info(f"no threshold reaches precision {rec['target_precision']} (best {rec['precision']})")
+        if not rec.get("reached"):
+            info(f"no threshold reaches precision {rec['target_precision']} on the labeled texts "
+                 f"(best {rec['precision']})")
+        elif not (metrics.get("bands") or {}).get("auto"):
+            info(f"recommended threshold for precision >= {rec['target_precision']} on the labeled texts: "
+                 f"{rec['threshold']:.2f} (keeps {rec.get('coverage', 0):.0%} at precision {rec['precision']:.3f})"
+                 + ("; this disables rejection: every text, out-of-scope ones included, would be auto-labeled"
+                    if rec.get("disables_rejection") else ""))
         bands = th.get("bands", {})
         if bands:
-            info("routing bands: " + ", ".join(
+            info("routing bands on the labeled texts: " + ", ".join(
                 f"{b} {v['share']:.0%}" + (f" (acc {v['accuracy']:.2f})" if v.get("accuracy") is not None else "")
                 for b, v in bands.items()))
     elif "per_label" in th:
@@ -46,6 +54,34 @@ def print_metrics(metrics: dict[str, Any], title: str) -> None:
     langs = metrics.get("languages") or {}
     if len(langs) > 1:
         info("per language: " + ", ".join(f"{k} n={v['n']} acc {v['accuracy']}" for k, v in langs.items()))
+
+
+def _print_trust(metrics: dict[str, Any]) -> None:
+    """Calibration, the out-of-scope label and the auto band for the traffic, as fitted at training time."""
+    cal = metrics.get("calibration") or {}
+    if cal:
+        method = cal.get("method") or {}
+        how = {"temperature": f"temperature {method.get('temperature')}", "multilabel_platt": "shared Platt scaling",
+               }.get(method.get("kind"), "none (too few held-out labels)")
+        info(f"calibration: {how}; expected calibration error {cal.get('ece')} on {cal.get('heldout')} held-out texts")
+    oos = metrics.get("out_of_scope") or {}
+    if oos:
+        info(f"out of scope '{oos['label']}': recall {oos.get('recall')}, precision {oos.get('precision')}, "
+             f"AUROC {oos.get('auroc')} on {oos.get('n_out_of_scope')} texts labeled out of scope; in-scope "
+             f"accuracy {oos.get('in_scope_accuracy')} ({oos.get('answered_out_of_scope')} answered out of scope)")
+    bands = metrics.get("bands") or {}
+    if bands.get("auto") is not None:
+        assumed = bands.get("assumed") or {}
+        info(f"auto band from {bands['auto']:.2f}: expected precision {bands.get('expected_precision')} on the "
+             f"traffic, covering {bands.get('expected_coverage', 0):.0%} of it"
+             + (f" (assumes {assumed['oos_share']:.0%} of the traffic out of scope, "
+                f"{assumed['oos_miss_rate']:.0%} of it missed by the detector)" if assumed else "")
+             + ("; this disables rejection: every in-scope answer is auto-labeled" if bands.get("disables_rejection")
+                else ""))
+    elif bands.get("reason"):
+        info(f"auto band: none ({bands['reason']})")
+    if (metrics.get("stopping") or {}).get("advice"):
+        info(f"advice: {metrics['stopping']['advice']}")
 
 
 def evaluate(
@@ -68,8 +104,8 @@ def evaluate(
     from ..evaluation import evaluate_version
 
     check_format(fmt)
-    model_id, version = parse_model_ref(model)
-    with Project.open(config) as project:
+    model_id, version = model_ref(model)
+    with open_project(config) as project:
         rec, ver, metrics = evaluate_version(project.registry, project.config, model_id, version, data,
                                              text_column=text_column, label_column=label_column)
         if report is not None:
@@ -106,9 +142,9 @@ def compare(
     from ..evaluation.compare import compare_metrics
 
     check_format(fmt)
-    refs = [parse_model_ref(a), parse_model_ref(b)]
+    refs = [model_ref(a), model_ref(b)]
     names, metrics = [], []
-    with Project.open(config) as project:
+    with open_project(config) as project:
         for model_id, version in refs:
             _rec, ver, m = evaluate_version(project.registry, project.config, model_id, version, data,
                                             text_column=text_column, label_column=label_column)

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..loop.project import Project
-from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, make_app, print_table
+from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, make_app, open_project, print_table
 
 app = make_app("API keys for `labelf serve`: create, revoke, list.")
 
@@ -28,7 +27,7 @@ def create(
     """
     from ..service.keys import ApiKeyStore
 
-    with Project.open(config) as project:
+    with open_project(config) as project:
         key_id, key = ApiKeyStore(project.ws).create(name, scope)
     info(f"created {scope} API key {key_id} ({name!r}); it is shown only now. Send it as 'Authorization: Bearer "
          "<key>'.")
@@ -46,7 +45,7 @@ def revoke(
     """
     from ..service.keys import ApiKeyStore
 
-    with Project.open(config) as project:
+    with open_project(config) as project:
         key = ApiKeyStore(project.ws).revoke(key_id)
     info(f"API key {key.id} ({key.name!r}) revoked at {key.revoked_at}")
 
@@ -60,7 +59,7 @@ def list_keys(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
     from ..service.keys import ApiKeyStore
 
     check_format(fmt)
-    with Project.open(config) as project:
+    with open_project(config) as project:
         keys = ApiKeyStore(project.ws).list()
     if fmt == "json":
         emit_json({"keys": [{"id": k.id, "name": k.name, "scopes": k.scopes, "created_at": k.created_at,

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..exceptions import ConnectorError, DataError
-from ..loop.project import Project
-from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, make_app, out
+from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, make_app, open_project, out
 
 if TYPE_CHECKING:
     from ..connectors.base import Connector
+    from ..loop.project import Project
 
 app = make_app("Label Studio: check the connection, connect the ML backend.")
 
@@ -29,7 +29,7 @@ ChunkOpt = Annotated[int, typer.Option("--chunk-size", help="Tasks per import re
 SHOWN_PAIRS = 20
 
 
-def _connector(project: Project, name: str | None, url: str | None, chunk_size: int | None = None) -> "Connector":
+def _connector(project: "Project", name: str | None, url: str | None, chunk_size: int | None = None) -> "Connector":
     from ..connectors import make_connector
 
     name = name or project.config.labeling.connector
@@ -67,7 +67,7 @@ def push(
     check_format(fmt)
     if batch_file is not None and batch is not None:
         raise DataError("give either BATCH_FILE or --batch, not both")
-    with Project.open(config) as project:
+    with open_project(config) as project:
         conn = _connector(project, connector, url, chunk_size)
         if batch is not None:
             result = conn.push(batch_rows(project, batch), batch_id=batch)
@@ -80,7 +80,7 @@ def push(
         emit_json(result.to_dict())
 
 
-def _file_item_ids(project: Project, path: Path, id_column: str, text_column: str) -> list[str]:
+def _file_item_ids(project: "Project", path: Path, id_column: str, text_column: str) -> list[str]:
     """Item ids of a batch file: with a text column its rows (added to the pool if new), else its ids (which
     must be in the pool)."""
     from ..data import detect_format, read_frame, read_items, shown_columns
@@ -124,7 +124,7 @@ def pull(
     check_format(fmt)
     if policy is not None and policy not in ("majority", "latest", "conflict"):
         raise typer.BadParameter(f"--policy must be majority, latest or conflict, not {policy!r}")
-    with Project.open(config) as project:
+    with open_project(config) as project:
         result = _connector(project, connector, url).pull(full=full, policy=policy)
     info(str(result))
     if fmt == "json":
@@ -142,7 +142,7 @@ def check(url: UrlOpt = None, config: ConfigOpt = None) -> None:
 
     Example: labelf labelstudio check
     """
-    with Project.open(config) as project:
+    with open_project(config) as project:
         lines = _connector(project, "label-studio", url).check()
     for line in lines:
         out.print(str(line), highlight=False, markup=False)
@@ -168,7 +168,7 @@ def connect_ml(
     """
     from ..connectors.label_studio.connector import LabelStudioConnector
 
-    with Project.open(config) as project:
+    with open_project(config) as project:
         conn = LabelStudioConnector(project, url=url)
         ml_id = conn.connect_ml_backend(backend_url, webhook=webhook, api_key=os.environ.get(api_key_env) or None)
         info(f"ML backend {ml_id} ({backend_url}) connected to Label Studio project {conn.project_id}")

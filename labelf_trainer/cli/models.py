@@ -7,9 +7,17 @@ from typing import Annotated
 import typer
 
 from ..exceptions import ConfigError
-from ..loop.project import Project
-from ..registry.records import parse_model_ref
-from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, make_app, print_table
+from ._utils import (
+    ConfigOpt,
+    FormatOpt,
+    check_format,
+    emit_json,
+    info,
+    make_app,
+    model_ref,
+    open_project,
+    print_table,
+)
 from .evaluate import compare
 
 app = make_app("The model registry: list, show and deploy model versions.")
@@ -22,7 +30,7 @@ def list_models(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
     Example: labelf models list --format json
     """
     check_format(fmt)
-    with Project.open(config) as project:
+    with open_project(config) as project:
         recs = project.registry.list()
         active = project.registry.active_model_id()
     if fmt == "json":
@@ -44,8 +52,8 @@ def show(
 
     Example: labelf models show 1
     """
-    model_id, version = parse_model_ref(model)
-    with Project.open(config) as project:
+    model_id, version = model_ref(model)
+    with open_project(config) as project:
         rec = project.registry.get(model_id)
         if version is not None:
             rec.version(version)  # validates
@@ -68,8 +76,8 @@ def deploy(
 
     Example: labelf models deploy 2@3
     """
-    model_id, version = parse_model_ref(model)
-    with Project.open(config) as project:
+    model_id, version = model_ref(model)
+    with open_project(config) as project:
         v = project.registry.deploy(model_id, version)
         if activate:
             project.registry.set_active(model_id)
@@ -89,8 +97,8 @@ def threshold(
 
     Example: labelf models threshold 2 0.6 --auto 0.85
     """
-    model_id, _ = parse_model_ref(model)
-    with Project.open(config) as project:
+    model_id, _ = model_ref(model)
+    with open_project(config) as project:
         project.registry.set_threshold(model_id, value, auto)
         bands = project.registry.bands(model_id, None, project.config.thresholds)
     info(f"model {model_id}: review from {bands.review:g}, auto from {bands.auto:g} ({bands.source})")
@@ -113,7 +121,7 @@ def routing(
         model_id = int(model)
     except ValueError:
         raise ConfigError(f"MODEL must be a model id (an integer), not {model!r}") from None
-    with Project.open(config) as project:
+    with open_project(config) as project:
         project.registry.set_routing(model_id, state.lower() == "on")
         threshold = project.registry.get(model_id).confidence_threshold
     info(f"model {model_id}: routing {state.lower()} (texts below confidence {threshold} go to the labeling pool)")

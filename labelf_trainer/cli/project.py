@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -76,6 +76,23 @@ def import_(
                                     label_column=label_column))
 
 
+def _active_accuracy(project: Project) -> dict[str, Any]:
+    """The active model's accuracy figure (its interval, how it was obtained) and the stop advice of its training:
+    empty for a model without them (zero-shot)."""
+    active = project.registry.active_model_id()
+    cur = project.registry.get(active).current if active is not None else None
+    m = cur.metrics if cur is not None else {}
+    out: dict[str, Any] = {}
+    if m.get("accuracy") is not None:
+        out = {"accuracy": m["accuracy"], "accuracy_interval": m.get("accuracy_interval"),
+               "accuracy_method": m.get("accuracy_method"), "accuracy_n": m.get("accuracy_n")}
+    stop = m.get("stopping") or {}
+    if stop:
+        out.update({"expected_gain_next_batch": stop.get("expected_gain"),
+                    "weakest_labels": stop.get("weakest_labels"), "advice": stop.get("advice")})
+    return out
+
+
 def status(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
     """Summary of the workspace: pool, annotations, models."""
     check_format(fmt)
@@ -90,6 +107,7 @@ def status(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
             "models": len(project.registry.list()),
             "active_model_id": project.registry.active_model_id(),
         }
+        summary.update(_active_accuracy(project))
     if fmt == "json":
         emit_json(summary)
     else:

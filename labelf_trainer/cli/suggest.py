@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from typing import TYPE_CHECKING
-
 from ..exceptions import ConnectorError, DataError, LabelfError
-from ..loop.project import Project
-from ..registry.records import parse_model_ref
-from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, print_table
+from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, model_ref, open_project, print_table
 
 if TYPE_CHECKING:
     from ..loop.suggest import SuggestResult
@@ -36,6 +32,13 @@ def _report(res: "SuggestResult") -> None:
          f"{res.pool_size} candidates; {res.labeled} labeled, {res.pending} pending elsewhere"
          + (f", {res.expired} expired suggestions returned to the pool" if res.expired else ""))
     info(f"language mix: batch {_mix(res.language_mix)} | pool {_mix(res.pool_languages)}")
+    pr = res.progress
+    if pr.get("accuracy_interval"):
+        low, high = pr["accuracy_interval"]
+        info(f"the model's accuracy on the traffic: {pr['accuracy']:.1%} (90% interval {low:.1%}-{high:.1%})"
+             + (f"; the last round gained {pr['expected_gain']:.1%}" if pr.get("expected_gain") is not None else ""))
+    if pr.get("advice"):
+        info(f"advice: {pr['advice']}")
 
 
 def suggest(
@@ -69,8 +72,8 @@ def suggest(
         raise typer.BadParameter(f"--n must be at least 1, not {n}")
     if seed is not None and seed < 0:
         raise typer.BadParameter(f"--seed must be 0 or more, not {seed}")
-    model_id, version = parse_model_ref(model) if model else (None, None)
-    with Project.open(config) as project:
+    model_id, version = model_ref(model) if model else (None, None)
+    with open_project(config) as project:
         res = run_suggest(project, n=n, strategy=strategy, seed=seed, model_id=model_id, model_version=version)
         records = [it.to_record(res.batch_id) for it in res.items]
         if output is not None:
@@ -79,7 +82,7 @@ def suggest(
         if fmt == "json":
             emit_json({"batch_id": res.batch_id, "strategy": res.strategy, "model_id": res.model_id,
                        "model_version": res.model_version, "seed": res.seed, "language_mix": res.language_mix,
-                       "pool_languages": res.pool_languages, "items": [
+                       "pool_languages": res.pool_languages, "progress": res.progress, "items": [
                            {**r, "reason": it.reason} for r, it in zip(records, res.items)]})
         else:
             print_table(f"batch {res.batch_id}", ["#", "text", "predicted", "confidence", "lang", "reason"], [
@@ -124,7 +127,7 @@ def label(
     df = read_frame(file, fmt)
     records = df.to_dict("records") if len(df) else []
     records = [{k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()} for r in records]
-    with Project.open(config) as project:
+    with open_project(config) as project:
         res = import_labels(project, records, where=str(file), annotator=annotator, id_column=id_column,
                             label_column=label_column, first_row=2 if fmt == "csv" else 1, columns=list(df.columns))
     batches = f"; batches {', '.join(map(str, res.batches_touched))} updated" if res.batches_touched else ""

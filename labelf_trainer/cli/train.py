@@ -8,8 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ..exceptions import DataError, ModelError
-from ..loop.project import Project
-from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info
+from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, open_project
 from .evaluate import print_metrics
 
 
@@ -83,7 +82,7 @@ def train(
     from ..loop.trainer import train_and_register
 
     check_format(fmt)
-    with Project.open(config) as project:
+    with open_project(config) as project:
         mtype = model_type or project.config.training.type
         if seed is not None and seed < 0:
             raise ModelError(f"--seed must be 0 or more, not {seed}")

@@ -37,12 +37,20 @@ def traffic_priority(item: Item, origin: str) -> float:
 
 def model_proba(model: TextClassifier, classes: list[str], X: np.ndarray, texts: list[str],
                 fingerprint: str) -> np.ndarray:
-    """Scores of the model in ``classes`` order, from cached embeddings when the model shares the encoder."""
+    """Scores of the model in ``classes`` order, from cached embeddings when the model shares the encoder. A model
+    with an out-of-scope label gives its scores over the defined labels (single-label: renormalised)."""
     if isinstance(model, FrozenEncoderClassifier) and model.encoder_fingerprint == fingerprint:
         proba = model.predict_proba_embeddings(X)
     else:
         proba = model.predict_proba(texts) if texts else np.zeros((0, len(model.classes_ or [])))
     model_classes = list(model.classes_ or [])
+    other = model.out_of_scope_.label if model.out_of_scope_ is not None else None
+    if other is not None and other not in classes:  # the sampler works on the defined labels: drop "Other"
+        j = model_classes.index(other)
+        proba = np.delete(np.asarray(proba, dtype=np.float64), j, axis=1)
+        if not model.multi_label:  # the in-scope distribution, as if the text were in scope
+            proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
+        model_classes.pop(j)
     if sorted(model_classes) != sorted(classes):
         raise ModelError(f"the deployed model's labels {model_classes} differ from the project's labels {classes}; "
                          "retrain it (`labelf train`) or deploy a matching model")

@@ -108,33 +108,40 @@ class Project:
         return model.fit()
 
     def ensure_zero_shot(self) -> tuple[int, int, bool]:
-        """Create and deploy the zero-shot model, or a new version if the label descriptions changed.
+        """Create and deploy the zero-shot model, or a new version if the label descriptions, the out-of-scope label
+        or its calibration (re-fitted once representative labels exist, :mod:`.cold_start`) changed.
 
         Returns (model_id, version, changed). The model becomes the project's active model if there is none, or
         if the active one no longer has the config's labels or task type (single-/multi-label).
         """
+        from .cold_start import attach_zero_shot_trust
+
         model = self.zero_shot()
-        labels = self.config.label_names
+        trust = attach_zero_shot_trust(self, model)
+        params = {**self._zs_params(), "trust": trust}
+        labels = list(model.classes_ or [])
         multi = self.config.multi_label
         existing = [m for m in self.registry.list()
                     if m.type == "zero-shot" and m.labels == labels and m.multi_label == multi]
         if existing:
             rec = existing[-1]
             cur = rec.current
-            same = cur is not None and cur.params.get("label_specs") == [lab.model_dump() for lab in self.config.labels] \
-                and cur.encoder_fingerprint == model.encoder_fingerprint
+            same = cur is not None and cur.params.get("label_specs") == params["label_specs"] \
+                and cur.encoder_fingerprint == model.encoder_fingerprint \
+                and (cur.params.get("trust") or {}).get("calibration") == trust["calibration"]
             if same and cur is not None:
                 model_id, version, changed = rec.id, cur.version, False
             else:
                 model_id, changed = rec.id, True
-                version = self.registry.add_version(rec.id, model, params=self._zs_params(), deploy=True)
+                version = self.registry.add_version(rec.id, model, params=params, deploy=True)
         else:
             model_id, version = self.registry.register(
-                f"{self.config.project} (describe and classify)", model, params=self._zs_params(), deploy=True,
+                f"{self.config.project} (describe and classify)", model, params=params, deploy=True,
                 confidence_threshold=self.config.thresholds.review)
             changed = True
         active = self.registry.active_model_id()
-        if active is None or (self.registry.get(active).labels, self.registry.get(active).multi_label) != (labels, multi):
+        fits = (self.config.label_names, self.config.answer_labels)
+        if active is None or self.registry.get(active).labels not in fits or self.registry.get(active).multi_label != multi:
             self.registry.set_active(model_id)  # none yet, or the labels or the task type changed in the config
         return model_id, version, changed
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..embeddings.langid import language_mix
 from ..exceptions import StrategyError
+from ..explain import with_evidence
 from ..strategies import STRATEGIES, make_strategy
 from .pool import build_pool
 
@@ -67,6 +68,8 @@ class SuggestResult:
     pending: int
     expired: int
     pool_languages: dict[str, int] = field(default_factory=dict)
+    progress: dict[str, Any] = field(default_factory=dict)
+    """The model's estimated accuracy on the traffic and its stop advice (empty for a model without them)."""
 
     @property
     def language_mix(self) -> dict[str, int]:
@@ -74,11 +77,33 @@ class SuggestResult:
         return language_mix([it.language for it in self.items])
 
 
+AUDIT_REASON = {"component": "audit", "strategy": "audit",
+                "summary": "audit pick: drawn at random from the pool, so the model's accuracy can be measured on "
+                           "the traffic"}
+
+
+def audit_count(n: int, share: float, batched: int, audited: int) -> int:
+    """How many of the next ``n`` picks are audit picks so that audits stay ``share`` of every text ever batched
+    (``batched`` so far, ``audited`` of them audits): small batches get one now and then, not one each."""
+    if share <= 0:
+        return 0
+    return max(0, min(n, int(np.floor(share * (batched + n) + 0.5)) - audited))
+
+
+def audit_picks(candidates: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` candidates drawn uniformly: the audit part of a batch, whose labels the accuracy estimate on the
+    traffic rests on (the sampler picks the rest)."""
+    if k <= 0 or not len(candidates):
+        return np.zeros(0, dtype=np.int64)
+    return np.sort(rng.choice(candidates, size=min(k, len(candidates)), replace=False)).astype(np.int64)
+
+
 def suggest(project: "Project", n: int = 50, strategy: str = "combined", seed: int | None = None, *,
             model_id: int | None = None, model_version: int | None = None, progress: bool = True) -> SuggestResult:
     """Pick ``n`` texts to label next, record them as a pending batch and return them (best first).
 
-    Fewer than ``n`` candidates left: the batch takes all of them. None left: :class:`EmptyPoolError`.
+    Fewer than ``n`` candidates left: the batch takes all of them. None left: :class:`EmptyPoolError`. Audit picks
+    (drawn uniformly from the pool, last in the batch) keep ``sampler.audit_share`` of all batched texts.
     """
     if strategy not in STRATEGIES:
         raise StrategyError(f"unknown strategy {strategy!r}; use one of: {', '.join(STRATEGIES)}")
@@ -105,10 +130,18 @@ def suggest(project: "Project", n: int = 50, strategy: str = "combined", seed: i
         model = project.registry.load(model_id, version)
     pool = build_pool(project, items, origins, labeled, candidate_rows, model, progress=progress)
     seed = 0 if seed is None else seed
+    n_audit = audit_count(n_pick, cfg.sampler.audit_share if strategy != "random" else 0.0, *ws.batches.audit_counts())
+    audit_rows = audit_picks(candidate_rows, n_audit, np.random.default_rng([seed, len(labeled)]))
+    rest = candidate_rows[~np.isin(candidate_rows, audit_rows)]
     sampler = make_strategy(strategy, cfg.sampler, random_state=seed)
-    sel = sampler.query(pool, candidate_rows, labeled_rows, n_pick)
+    sel = sampler.query(pool, rest, labeled_rows, n_pick - len(audit_rows)) if n_pick > len(audit_rows) else None
+    rows = list(sel.indices) + list(audit_rows) if sel is not None else list(audit_rows)
+    scores = list(sel.scores) + [0.0] * len(audit_rows) if sel is not None else [0.0] * len(audit_rows)
+    reasons = (list(sel.reasons) if sel is not None else []) + [dict(AUDIT_REASON) for _ in audit_rows]
+    if model is not None:  # where in a long text each predicted label comes from: reason["evidence"]
+        reasons = with_evidence(model, [items[int(r)].text for r in rows], reasons)
     picked: list[SuggestedItem] = []
-    for rank, (row, score, reason) in enumerate(zip(sel.indices, sel.scores, sel.reasons), 1):
+    for rank, (row, score, reason) in enumerate(zip(rows, scores, reasons), 1):
         row = int(row)
         predicted = confidence = None
         if pool.proba is not None:
@@ -122,13 +155,23 @@ def suggest(project: "Project", n: int = 50, strategy: str = "combined", seed: i
               "language_mix": language_mix([it.language for it in picked])}
     batch_id = ws.batches.create(
         strategy, [{"item_id": it.item_id, "rank": it.rank, "score": it.score, "predicted": it.predicted,
-                    "confidence": it.confidence, "reason": it.reason} for it in picked],
+                    "confidence": it.confidence, "reason": it.reason, "audit": it.reason is not None
+                    and it.reason.get("component") == "audit"} for it in picked],
         model_id=model_id if model is not None else None, model_version=version if model is not None else None,
         seed=seed, params=params)
     assert pool.languages is not None
     pool_langs = language_mix([pool.languages[int(r)] for r in candidate_rows])
     return SuggestResult(batch_id, strategy, model_id if model is not None else None,
                          version if model is not None else None, seed, picked, len(candidate_rows),
-                         len(labeled), len(pending), expired, pool_langs)
+                         len(labeled), len(pending), expired, pool_langs,
+                         _progress(project, model_id, version) if model is not None else {})
+
+
+def _progress(project: "Project", model_id: int, version: int | None) -> dict[str, Any]:
+    m = project.registry.get(model_id).version(version).metrics
+    stop = m.get("stopping") or {}
+    out = {k: m.get(k) for k in ("accuracy", "accuracy_interval", "accuracy_method") if m.get("accuracy_interval")}
+    out.update({k: stop[k] for k in ("advice", "stop", "kappa", "expected_gain", "weakest_labels") if k in stop})
+    return out
 
 

@@ -30,6 +30,7 @@ from ..models.base import FrozenEncoderClassifier, TextClassifier
 from ..models.specs import model_spec, model_types
 from .adaptation import adaptation_mode, adaptation_pool, fit_adapted
 from .labels import TrainingData, labeled_data
+from .stopping import stopping_advice
 from .trust import MIN_AUDIT_FOR_OOS_SHARE, HeldOut, Trust, fit_trust
 
 if TYPE_CHECKING:
@@ -326,9 +327,9 @@ def train_and_register(project: "Project", model_type: str | None = "embedding-h
         make, data, config=cfg, eval_split=eval_split, seed=seed, eval_data=eval_data, model_threshold=threshold,
         max_folds=5 if frozen_type else 3, log=log, adapt=adapt,
         pool=pool_sample(project, exclude, seed, size=POOL_SAMPLE if frozen_type else POOL_SAMPLE_SLOW),
-        frozen=None if frozen_type or cfg.out_of_scope is None else build_model("embedding-head", labels=classes, multi_label=cfg.multi_label,
-                                                    encoder=cfg.encoder, seed=seed, progress=progress,
-                                                    cache_dir=project.ws.cache_dir))
+        frozen=None if frozen_type or cfg.out_of_scope is None else build_model(
+            "embedding-head", labels=classes, multi_label=cfg.multi_label, encoder=cfg.encoder, seed=seed,
+            progress=progress, cache_dir=project.ws.cache_dir))
     seconds = time.perf_counter() - t0
     metrics["train_seconds"] = round(seconds, 2)
     params = {"type": model_type, "encoder": encoder, "seed": seed, "eval_split": eval_split,
@@ -338,6 +339,9 @@ def train_and_register(project: "Project", model_type: str | None = "embedding-h
     name = name or f"{cfg.project} ({model_type})"
     reg = project.registry
     target = model_id if model_id is not None else _find_model_id(project, model_type, name)
+    current = reg.get(target).current if target is not None else None
+    metrics["stopping"] = stopping_advice(project, model, (target, current.version) if current else None, metrics,
+                                          n_train)
     if target is None:
         target = reg.create_model(name, model_type, list(model.classes_ or []), multi_label=cfg.multi_label,
                                   confidence_threshold=threshold)
@@ -352,6 +356,7 @@ def train_and_register(project: "Project", model_type: str | None = "embedding-h
                                   deploy=deploy)
     if deploy:
         reg.set_active(target)
+    project.ensure_zero_shot()  # its temperature follows the representative labels (:mod:`.cold_start`)
     return TrainResult(model_id=target, version=version, model_type=model_type, metrics=metrics,
                        training_examples=n_train, eval_method=metrics["evaluation"]["method"], params=params,
                        seconds=seconds, deployed=deploy, model=model)

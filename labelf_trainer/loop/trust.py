@@ -108,7 +108,7 @@ def fit_trust(config: ProjectConfig, held: HeldOut, labels: list[Any], classes: 
                          max_accuracy_loss=o.max_accuracy_loss, seed=seed)
         oos.fit(X_frozen, labels, oof_proba=proba, oof_credit=credit, X_other=X_other, rows=held.rows)
         proba = oos.oof_augment(proba)
-        metrics["out_of_scope"] = {**oos.info_, "label": o.label}
+        metrics["out_of_scope_detector"] = {**oos.info_, "label": o.label}
     pool = None
     if pool_proba is not None and len(pool_proba):
         pool = calibration.transform(pool_proba)

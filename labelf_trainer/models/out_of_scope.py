@@ -6,10 +6,12 @@ The detector (measured in ``benchmarks/out_of_scope.py``; research in issue 12) 
   encoder) to the nearest labeled in-scope text, and ``mu``/``sd`` are the mean and spread of the labeled texts'
   leave-one-out distances. Distance to the nearest labeled text beat class means, Mahalanobis, energy and the
   model's max probability, alone and combined.
-- **"Other" as a label.** ``P(Other) = q = sigmoid((z - t) / lam)``; single-label scores of the other labels are
-  multiplied by ``1 - q``, so rows still sum to 1 and "Other" is the top label exactly when
-  ``z + lam * -log(p_max) > t``: the model's own (calibrated) confidence counts too. Multi-label: "Other" is one
-  more independent score, ``sigmoid((z - lam * log(max score) - t) / lam)``; at >= 0.5 no other label applies.
+- **"Other" as a label.** The decision score is ``s = z + lam * -log(p_max)``: the model's own (calibrated)
+  confidence counts too. ``P(Other) = q = sigmoid((s - t) / softness)``; single-label scores of the other labels
+  are multiplied by ``1 - q`` (rows still sum to 1) and "Other" is the top label exactly when ``s > t`` (below
+  ``t``, ``q`` is capped under the top label's share). Multi-label: "Other" is one more independent score; at >= 0.5
+  no other label applies. ``softness`` 0.5: with 1, in-scope texts kept ~0.12 of "Other" each and the model's
+  confidence fell 9 points under its accuracy on the demo's unlabeled texts (0.5: ECE 0.03).
 - **The threshold ``t`` from labeled texts only**: on out-of-fold scores, the loosest ``t`` whose rejected texts
   that were predicted right stay within ``max_accuracy_loss`` of the labeled texts (default 1 point).
 - **Annotated "Other" texts** are a second reference: a text closer to one of them than to any in-scope text is
@@ -29,12 +31,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["OutOfScope", "choose_threshold", "nearest_similarity", "DEFAULT_LAM", "DEFAULT_BETA",
+__all__ = ["OutOfScope", "choose_threshold", "nearest_similarity", "DEFAULT_LAM", "DEFAULT_BETA", "DEFAULT_SOFTNESS",
            "DEFAULT_MAX_ACCURACY_LOSS", "DEFAULT_MAX_REFERENCE", "ARRAYS_FILE"]
 
 #: Weight of the model's -log(p_max) beside the distance z, and the softness of P(Other) (of 0.1-2 on Banking77,
 #: 1 is within 0.02 AUROC / 0.03 recall of the best for the head and the zero-shot model, in and out of domain).
 DEFAULT_LAM = 1.0
+#: Scale of P(Other) around the threshold (in units of the decision score; see the module docstring).
+DEFAULT_SOFTNESS = 0.5
 #: Weight of "closer to an annotated Other text than to any in-scope text" (of 1, 3, 10 on Banking77).
 DEFAULT_BETA = 10.0
 #: In-scope accuracy the detector may cost, measured out of fold on the labeled texts.
@@ -55,6 +59,29 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 def _neg_log(p: np.ndarray) -> np.ndarray:
     return -np.log(np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1.0))
+
+
+#: Cold start: pool distances this bimodal (Ashman's D of a two-component mixture) split into in scope and "Other".
+BIMODAL_D = 3.0
+BIMODAL_MAX_SHARE = 0.4
+
+
+def _bimodal_split(z: np.ndarray, seed: int = 0) -> float | None:
+    """Where a two-component Gaussian mixture of ``z`` hands over to its far component, if the two are well
+    separated (D >= :data:`BIMODAL_D`) and the far one is the smaller part; else None."""
+    from sklearn.mixture import GaussianMixture
+
+    if len(z) < 50:
+        return None
+    g = GaussianMixture(2, random_state=seed).fit(z[:, None])
+    mean, sd, w = g.means_.ravel(), np.sqrt(g.covariances_.ravel()), g.weights_
+    far = int(np.argmax(mean))
+    ashman = float(np.sqrt(2) * abs(mean[0] - mean[1]) / np.sqrt(sd[0] ** 2 + sd[1] ** 2))
+    if ashman < BIMODAL_D or w[far] > BIMODAL_MAX_SHARE:
+        return None
+    grid = np.linspace(mean[1 - far], mean[far], 512)
+    post = g.predict_proba(grid[:, None])[:, far]
+    return float(grid[int(np.argmax(post >= 0.5))])
 
 
 def nearest_similarity(X: np.ndarray, R: np.ndarray | None, *, exclude_self: bool = False,
@@ -105,6 +132,7 @@ class OutOfScope:
     multi_label: bool = False
     lam: float = DEFAULT_LAM
     beta: float = DEFAULT_BETA
+    softness: float = DEFAULT_SOFTNESS
     max_accuracy_loss: float = DEFAULT_MAX_ACCURACY_LOSS
     max_reference: int = DEFAULT_MAX_REFERENCE
     seed: int = 0
@@ -162,15 +190,20 @@ class OutOfScope:
         return self._z(1.0 - s_in, s_in, s_other)
 
     def fit_unlabeled(self, prototypes: np.ndarray, pool: np.ndarray, reject_share: float = 0.02) -> "OutOfScope":
-        """Before any label: the reference is the label descriptions' embeddings, ``mu``/``sd`` come from the pool's
-        distances to them, and the ``reject_share`` most distant pool texts are "Other" (the pool is the traffic)."""
+        """Before any label: the reference is the label descriptions' embeddings and ``mu``/``sd`` come from the
+        pool's distances to them (the pool is the traffic). When those distances are clearly bimodal (two-component
+        mixture, Ashman's D >= :data:`BIMODAL_D`, far part at most :data:`BIMODAL_MAX_SHARE` of the pool), the far
+        mode is "Other"; else the ``reject_share`` most distant pool texts are."""
         self.reference_ = _normalize(prototypes)
         d = 1.0 - nearest_similarity(pool, self.reference_)
         self.mu_, self.sd_ = float(d.mean()), float(d.std() + 1e-12)
         self.uses_model_ = False
-        self.threshold_ = float(np.quantile((d - self.mu_) / self.sd_, 1.0 - reject_share))
+        z = (d - self.mu_) / self.sd_
+        split = _bimodal_split(z, self.seed)
+        self.threshold_ = split if split is not None else float(np.quantile(z, 1.0 - reject_share))
         self.info_ = {"n_labeled": 0, "n_reference": int(len(self.reference_)), "n_other": 0,
-                      "pool": int(len(pool)), "pool_reject_share": reject_share}
+                      "pool": int(len(pool)), "rule": "bimodal" if split is not None else "quantile",
+                      "pool_reject_share": round(float((z > self.threshold_).mean()), 4)}
         return self
 
     def _reference_rows(self, keys: np.ndarray) -> np.ndarray:
@@ -197,14 +230,13 @@ class OutOfScope:
     def augment_z(self, z: np.ndarray, proba: np.ndarray) -> np.ndarray:
         assert self.threshold_ is not None
         proba = np.asarray(proba, dtype=np.float64)
+        pm = proba.max(axis=1) if proba.shape[1] else np.ones(len(z))
+        score = z + self.lam * _neg_log(pm) if self.uses_model_ else np.asarray(z, dtype=np.float64)
+        q = _sigmoid((score - self.threshold_) / self.softness)
         if self.multi_label:
-            nlp = _neg_log(proba.max(axis=1)) if self.uses_model_ and proba.shape[1] else 0.0
-            q = _sigmoid((z + self.lam * nlp - self.threshold_) / self.lam)
             return np.hstack([proba, q[:, None]])
-        q = _sigmoid((z - self.threshold_) / self.lam)
-        if not self.uses_model_:  # decided on the distance alone: "Other" is the top label exactly when z > t
-            pm = proba.max(axis=1)
-            q = np.where(z > self.threshold_, q, np.minimum(q, 0.99 * pm / (1.0 + 0.99 * pm)))
+        # "Other" is the top label exactly when score > t: below it, q stays under the top label's share
+        q = np.where(score > self.threshold_, q, np.minimum(q, 0.99 * pm / (1.0 + 0.99 * pm)))
         return np.hstack([proba * (1.0 - q[:, None]), q[:, None]])
 
     def oof_augment(self, oof_proba: np.ndarray) -> np.ndarray:
@@ -215,7 +247,7 @@ class OutOfScope:
     # -- persistence ---------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         return {"label": self.label, "encoder": self.encoder, "encoder_fingerprint": self.encoder_fingerprint,
-                "multi_label": self.multi_label, "lam": self.lam, "beta": self.beta,
+                "multi_label": self.multi_label, "lam": self.lam, "beta": self.beta, "softness": self.softness,
                 "max_accuracy_loss": self.max_accuracy_loss, "mu": self.mu_, "sd": self.sd_,
                 "threshold": self.threshold_, "uses_model": self.uses_model_, "info": self.info_}
 
@@ -234,6 +266,7 @@ class OutOfScope:
         arrays = load_file(str(path / ARRAYS_FILE))
         oos = cls(label=d["label"], encoder=d.get("encoder", ""), encoder_fingerprint=d.get("encoder_fingerprint", ""),
                   multi_label=bool(d.get("multi_label")), lam=d["lam"], beta=d.get("beta", DEFAULT_BETA),
+                  softness=d.get("softness", DEFAULT_SOFTNESS),
                   max_accuracy_loss=d["max_accuracy_loss"])
         oos.mu_, oos.sd_, oos.threshold_ = d["mu"], d["sd"], d["threshold"]
         oos.uses_model_, oos.info_ = bool(d.get("uses_model", True)), d.get("info", {})

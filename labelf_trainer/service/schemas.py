@@ -305,9 +305,16 @@ class ClassScores(BaseModel):
 
 
 class Metrics(BaseModel):
-    accuracy: float | None = None
+    accuracy: float | None = Field(None, description="Accuracy on the traffic: an estimate over the unlabeled pool "
+                                   "when there is one (accuracy_method says how it was obtained).")
     f1_macro: float | None = None
     per_class: dict[str, ClassScores] = Field(default_factory=dict)
+    accuracy_interval: list[float] | None = Field(None, description="The estimate's 90% interval [low, high].")
+    accuracy_method: str | None = Field(None, description="How `accuracy` was obtained, in words.")
+    accuracy_n: int | None = Field(None, description="Labeled texts the accuracy figure rests on.")
+    heldout_accuracy: float | None = Field(None, description="Accuracy on held-out labeled texts (the sampler's "
+                                           "picks: biased towards hard texts).")
+    ece: float | None = Field(None, description="Expected calibration error of the calibrated held-out scores.")
 
 
 class ModelObject(BaseModel):

@@ -85,6 +85,16 @@ class BatchStore:
             return self.ws.query(sql + "WHERE bi.batch_id = ? ORDER BY bi.rank", (batch_id,))
         return self.ws.query(sql + "WHERE bi.status = 'pending' ORDER BY bi.batch_id, bi.rank")
 
+    def audit_counts(self) -> tuple[int, int]:
+        """(texts ever batched, of which audit picks), each text counted once."""
+        row = self.ws.query("SELECT COUNT(DISTINCT item_id) AS n, COUNT(DISTINCT CASE WHEN audit = 1 THEN item_id END) "
+                            "AS a FROM batch_items")[0]
+        return int(row["n"] or 0), int(row["a"] or 0)
+
+    def sampler_item_ids(self) -> set[str]:
+        """Items a sampling strategy picked (in any batch), audit picks left out."""
+        return {r["item_id"] for r in self.ws.query("SELECT DISTINCT item_id FROM batch_items WHERE audit = 0")}
+
     def audit_item_ids(self) -> set[str]:
         """Items picked uniformly from the pool as audit texts (in any batch)."""
         return {r["item_id"] for r in self.ws.query("SELECT DISTINCT item_id FROM batch_items WHERE audit = 1")}
