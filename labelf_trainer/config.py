@@ -25,6 +25,7 @@ __all__ = [
     "OutOfScopeConfig",
     "SamplerConfig",
     "TrainingConfig",
+    "LongTextsConfig",
     "ProjectConfig",
     "load_config",
     "MAX_TEXT_CHARS",
@@ -194,6 +195,21 @@ class TrainingConfig(_Strict):
         return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v  # YAML reads on/off as booleans
 
 
+class LongTextsConfig(_Strict):
+    """Texts longer than the encoder's window (whole call transcripts): split into windows at speaker turns, one
+    pooled vector per text, and multi-label models also score every window and turn (``docs/long-texts.md``)."""
+
+    strategy: Literal["windows", "truncate"] = "windows"
+    window: int | None = Field(None, ge=16)
+    """Tokens per window, special tokens included; null: the encoder's own limit (256 for minilm)."""
+    overlap: int = Field(1, ge=0, le=8)
+    """Speaker turns repeated at the start of the next window."""
+    max_windows: int = Field(16, ge=1, le=256)
+    pooling: Literal["mean", "max", "meanmax"] = "mean"
+    turn_scores: bool = True
+    """Multi-label: score every speaker turn too (free with token outputs), not only every window."""
+
+
 class ProjectConfig(_Strict):
     """A labelf-trainer project."""
 
@@ -208,6 +224,7 @@ class ProjectConfig(_Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    long_texts: LongTextsConfig = Field(default_factory=LongTextsConfig)
     workspace: Path = Path(".labelf")
     source_path: Path | None = Field(default=None, exclude=True)
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["Encoder", "normalize"]
+if TYPE_CHECKING:
+    from .windows import TextTokens
+
+__all__ = ["Encoder", "TokenOutputs", "normalize"]
+
+TokenOutputs = tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]
+"""What :meth:`Encoder.encode_tokens` returns: normalized text vectors (n, dim), each text's token vectors
+(t_i, dim), and each token's first character in the text (t_i,), -1 for special and prefix tokens."""
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
@@ -59,6 +67,18 @@ class Encoder(ABC):
             self.calls += 1
             self.texts_encoded += len(texts)
             return normalize(self._encode(texts))
+
+    def text_tokens(self) -> "TextTokens | None":
+        """How the encoder counts tokens (for long-text windows); None: it cannot say, texts are not split."""
+        return None
+
+    def has_token_outputs(self) -> bool:
+        """Whether :meth:`encode_tokens` gives token vectors."""
+        return False
+
+    def encode_tokens(self, texts: Sequence[str]) -> TokenOutputs | None:
+        """Text vectors and token vectors in one pass (turn vectors at no extra cost); None: not supported."""
+        return None
 
     def spec(self) -> dict[str, str]:
         """What is saved with a model so the same encoder can be loaded again."""

@@ -27,6 +27,7 @@ class Embedder:
     def __init__(self, encoder: Encoder, cache_root: Path | None = None, *, progress: bool = True,
                  progress_min: int = 256) -> None:
         self.encoder = encoder
+        self.cache_root = Path(cache_root) if cache_root else None
         self.cache = EmbeddingCache(cache_root, encoder.fingerprint, encoder.dim) if cache_root else None
         self.progress = progress
         self.progress_min = progress_min

