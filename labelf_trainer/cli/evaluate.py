@@ -54,6 +54,10 @@ def print_metrics(metrics: dict[str, Any], title: str) -> None:
     langs = metrics.get("languages") or {}
     if len(langs) > 1:
         info("per language: " + ", ".join(f"{k} n={v['n']} acc {v['accuracy']}" for k, v in langs.items()))
+    lengths = metrics.get("length_buckets") or {}
+    if len(lengths) > 1:  # long texts (whole calls) next to short ones: does length cost accuracy?
+        info("by length in characters: " + ", ".join(f"{k} n={v['n']} acc {v['accuracy']} macro-F1 {v['f1_macro']}"
+                                                   for k, v in lengths.items()))
 
 
 def _print_trust(metrics: dict[str, Any]) -> None:

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from ..models.base import TextClassifier
     from ..registry import ModelRecord, ModelRegistry, VersionRecord
 
-__all__ = ["evaluate_scores", "evaluate_model", "evaluate_version"]
+__all__ = ["evaluate_scores", "evaluate_model", "evaluate_version", "length_breakdown", "LENGTH_BUCKETS"]
+
+LENGTH_BUCKETS = ((0, 1_000, "<=1k"), (1_000, 3_000, "1-3k"), (3_000, 10_000, "3-10k"), (10_000, None, ">10k"))
+"""Character-length buckets of :func:`length_breakdown`: a message, a short chat, a whole call (``(lo, hi]``)."""
 
 
 def evaluate_scores(proba: np.ndarray, y_true: Sequence[Any], classes: Sequence[str], *, multi_label: bool,
@@ -64,8 +67,35 @@ def evaluate_scores(proba: np.ndarray, y_true: Sequence[Any], classes: Sequence[
         out["out_of_scope"] = out_of_scope_metrics(proba, y_true, classes, other, multi_label=multi_label,
                                                    threshold=threshold)
     out["multi_label"] = multi_label
+    if texts is not None:
+        out["length_buckets"] = length_breakdown(texts, truth, pred, classes, multi_label)
     if languages and texts is not None:
         out["languages"] = language_breakdown(detect_languages(list(texts)), truth, pred, classes, multi_label)
+    return out
+
+
+def length_breakdown(texts: Sequence[str], y_true: Any, y_pred: Any, classes: Sequence[str],
+                     multi_label: bool) -> dict[str, dict[str, Any]]:
+    """Accuracy, macro-F1 (and micro-F1 for multi-label) per text-length bucket (:data:`LENGTH_BUCKETS`); empty
+    buckets are left out. Long texts are where truncation and dilution hurt: this shows whether they do."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    lengths = np.array([len(t) for t in texts])
+    out: dict[str, dict[str, Any]] = {}
+    for lo, hi, name in LENGTH_BUCKETS:
+        rows = np.flatnonzero((lengths > lo if lo else lengths >= 0) & (lengths <= hi if hi else True))
+        if not len(rows):
+            continue
+        if multi_label:
+            t, p = np.asarray(y_true)[rows], np.asarray(y_pred)[rows]
+            seen = [i for i in range(len(classes)) if t[:, i].any() or p[:, i].any()]
+            extra = {"f1_micro": round(float(f1_score(t, p, average="micro", zero_division=0)), 4)}
+        else:
+            t, p = [y_true[i] for i in rows], [y_pred[i] for i in rows]
+            seen, extra = [c for c in classes if c in set(t) | set(p)], {}
+        f1 = f1_score(t, p, labels=seen, average="macro", zero_division=0) if seen else 0.0
+        out[name] = {"n": int(len(rows)), "accuracy": round(float(accuracy_score(t, p)), 4),
+                     "f1_macro": round(float(f1), 4), **extra}
     return out
 
 

@@ -6,7 +6,9 @@ Usage::
 
 It shows the headline numbers, the confidence-threshold curves with the recommended threshold and routing bands,
 the confusion matrix as a heatmap (row-normalised; label text shrinks but stays legible up to ~100 labels), the
-per-class table sorted by F1, the most confused label pairs with example texts, and the per-language breakdown.
+per-class table sorted by F1, the most confused label pairs with example texts, the reliability diagram (calibration,
+with its expected calibration error), the out-of-scope label's figures when the model has one, and the breakdowns
+per language and per text length.
 """
 
 from __future__ import annotations
@@ -201,6 +203,92 @@ def _pairs_section(pairs: list[dict[str, Any]]) -> str:
             '<div class="scroll">' + "".join(items) + "</div></section>")
 
 
+def reliability_svg(rows: list[dict[str, Any]], *, label: str = "confidence") -> str:
+    """Reliability diagram: mean confidence (x) against accuracy (y) per bin, a dot sized by its share of texts,
+    bars from the diagonal showing the gap; the diagonal is perfect calibration."""
+    w, h, l, r, t, b = 360, 300, 44, 12, 12, 40
+    pw, ph = w - l - r, h - t - b
+    total = sum(int(row.get("n", 0)) for row in rows) or 1
+
+    def px(x: float) -> float:
+        return l + x * pw
+
+    def py(y: float) -> float:
+        return t + (1 - y) * ph
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {w} {h}" role="img" '
+           'aria-label="reliability diagram">']
+    for v in (0, 0.25, 0.5, 0.75, 1.0):
+        out.append(f'<line x1="{l}" x2="{w - r}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="#e4e7eb"/>'
+                   f'<text x="{l - 6}" y="{py(v) + 4:.1f}" font-size="11" text-anchor="end" fill="#616e7c">{v:.2f}'
+                   f'</text><text x="{px(v):.1f}" y="{h - b + 16}" font-size="11" text-anchor="middle" '
+                   f'fill="#616e7c">{v:.2f}</text>')
+    out.append(f'<line x1="{px(0)}" y1="{py(0)}" x2="{px(1)}" y2="{py(1)}" stroke="#9aa5b1" stroke-dasharray="4 3"/>')
+    for row in rows:
+        c, a, n = float(row["confidence"]), float(row["accuracy"]), int(row["n"])
+        color = "#b91c1c" if abs(a - c) > 0.1 else "#2563eb"
+        out.append(f'<line x1="{px(c):.1f}" x2="{px(c):.1f}" y1="{py(c):.1f}" y2="{py(a):.1f}" stroke="{color}" '
+                   f'stroke-width="2" opacity="0.5"/>')
+        out.append(f'<circle cx="{px(c):.1f}" cy="{py(a):.1f}" r="{2.5 + 9 * (n / total) ** 0.5:.1f}" '
+                   f'fill="{color}" opacity="0.85"><title>{row["lo"]:.2f}-{row["hi"]:.2f}: {n} {_e(label)}s, '
+                   f'mean confidence {c:.3f}, accuracy {a:.3f}</title></circle>')
+    out.append(f'<text x="{l + pw / 2}" y="{h - 6}" font-size="12" text-anchor="middle" fill="#616e7c">'
+               f'mean {_e(label)}</text><text transform="translate(12,{t + ph / 2}) rotate(-90)" font-size="12" '
+               'text-anchor="middle" fill="#616e7c">share correct</text></svg>')
+    return "".join(out)
+
+
+def _calibration_section(metrics: dict[str, Any]) -> str:
+    """The reliability diagram of the evaluated scores (``calibration_check``), else of the held-out scores the
+    calibration was fitted on (``calibration``), with the expected calibration error."""
+    cal = metrics.get("calibration_check") or metrics.get("calibration") or {}
+    rows = cal.get("reliability") or []
+    if not rows:
+        return ""
+    multi = metrics.get("multi_label")
+    what = "every (text, label) score against whether the label applies" if multi else "the top label's confidence"
+    ece = cal.get("ece")
+    fitted = (metrics.get("calibration") or {}).get("method") or {}
+    how = {"temperature": f"temperature scaling (T = {fitted.get('temperature')})",
+           "multilabel_platt": "shared Platt scaling"}.get(fitted.get("kind"), "")
+    return (f'<section><h2>Calibration</h2><p class="note">Reliability diagram of {what}, in {cal.get("bins", 15)} '
+            f"bins: a dot on the diagonal means that scores of 0.8 are right 80% of the time. Expected calibration "
+            f"error <b>{'n/a' if ece is None else f'{ece:.3f}'}</b> on {cal.get('n', 0):,} texts"
+            f"{'; ' + _e(how) + ' fitted on held-out scores' if how else ''}.</p>"
+            f"<div style='max-width:420px'>{reliability_svg(rows, label='score' if multi else 'confidence')}</div>"
+            "</section>")
+
+
+def _out_of_scope_section(oos: dict[str, Any]) -> str:
+    if not oos:
+        return ""
+    cells = [("recall", _pct(oos.get("recall")), f"of {oos.get('n_out_of_scope', 0)} texts labeled "
+              f"{oos.get('label')}"),
+             ("precision", _pct(oos.get("precision")), f"of {oos.get('answered_out_of_scope', 0)} answered "
+              f"{oos.get('label')}"),
+             ("in-scope accuracy", _pct(oos.get("in_scope_accuracy")), f"{oos.get('n_in_scope', 0)} in-scope texts"),
+             ("AUROC", "n/a" if oos.get("auroc") is None else f"{oos['auroc']:.3f}", f"of the {oos.get('label')} score")]
+    return (f'<section><h2>Out of scope: “{_e(oos.get("label"))}”</h2><p class="note">Texts that fit none of the '
+            "labels: how many the model answers with the out-of-scope label, how often that answer is right, and "
+            "what it costs the texts that are in scope.</p><div class='cards'>"
+            + "".join(_card(k, v, sub) for k, v, sub in cells) + "</div></section>")
+
+
+def _lengths_section(buckets: dict[str, dict[str, Any]]) -> str:
+    if not buckets:
+        return ""
+    micro = any("f1_micro" in v for v in buckets.values())
+    rows = "".join(f"<tr><td>{_e(k)}</td><td class='num'>{v['n']}</td><td class='num'>{_pct(v['accuracy'])}</td>"
+                   f"<td class='num'>{_pct(v['f1_macro'])}</td>"
+                   + (f"<td class='num'>{_pct(v.get('f1_micro'))}</td>" if micro else "") + "</tr>"
+                   for k, v in buckets.items())
+    return ('<section><h2>Per text length</h2><p class="note">Characters per evaluation text: messages, chats, '
+            'whole calls. Texts longer than the encoder\'s window are read in windows (long_texts).</p><table><thead>'
+            "<tr><th>length</th><th class='num'>texts</th><th class='num'>accuracy</th><th class='num'>macro-F1</th>"
+            + ("<th class='num'>micro-F1</th>" if micro else "") + f"</tr></thead><tbody>{rows}</tbody></table>"
+            "</section>")
+
+
 def _languages_section(langs: dict[str, dict[str, Any]]) -> str:
     if not langs:
         return ""
@@ -244,6 +332,9 @@ def render_report(metrics: dict[str, Any], *, title: str, subtitle: str = "") ->
         "per_class_note": f"{len(metrics.get('per_class') or {})} labels; support = evaluation texts with the label.",
         "pairs_section": _pairs_section(metrics.get("confused_pairs") or []),
         "languages_section": _languages_section(metrics.get("languages") or {}),
+        "calibration_section": _calibration_section(metrics),
+        "out_of_scope_section": _out_of_scope_section(metrics.get("out_of_scope") or {}),
+        "lengths_section": _lengths_section(metrics.get("length_buckets") or {}),
         "version": _e(__version__), "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values)
