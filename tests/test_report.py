@@ -55,7 +55,7 @@ def test_report_is_self_contained_escaped_and_complete(tmp_path):
     tags = [t for t, _ in p.tags]
     assert not [a for _, a in p.tags if any(str(v).startswith(("http:", "https:", "//")) for k, v in a.items()
                                               if k in ("src", "href"))]  # no external resources
-    assert tags.count("svg") == 2  # threshold curves and confusion matrix
+    assert tags.count("svg") == 3  # threshold curves, reliability diagram and confusion matrix
     cm = metrics["confusion_matrix"]["matrix"]
     cells = [a for t, a in p.tags if t == "rect" and a.get("fill", "").startswith("rgb")]
     assert len(cells) == sum(1 for i, r in enumerate(cm) for j, c in enumerate(r) if c or i == j)

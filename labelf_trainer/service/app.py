@@ -38,7 +38,7 @@ from .logs import configure_logging
 from .manager import ModelManager
 from .metrics import ServiceMetrics
 from . import ml_backend
-from .routes import classify, inference, models, ops
+from .routes import bad_ids, classify, inference, models, ops
 from .settings import ServiceSettings
 from .traffic import RoutingQueue
 
@@ -48,6 +48,8 @@ log = logging.getLogger("labelf.service")
 
 MAX_BODY_BYTES = 1 << 20
 """Largest request body (8 texts of 10,000 characters need ~80 kB of JSON; 4-byte characters ~320 kB)."""
+MAX_DOCUMENT_BODY_BYTES = 15_000_000
+"""Largest body of ``POST /v1/classify``, whose ``file`` may carry a 10 MB document as base64."""
 _RID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 DESCRIPTION = """Text classification over the models of a labelf-trainer project, in the shape of the Labelf v2 API
@@ -90,13 +92,14 @@ class RequestContext:
             await send(message)
 
         seen = 0
+        limit = max(self.max_body, MAX_DOCUMENT_BODY_BYTES) if scope.get("path") == "/v1/classify" else self.max_body
 
         async def receive_wrapper() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
+                if seen > limit:
                     raise _BodyTooLarge
             return message
 
@@ -105,17 +108,17 @@ class RequestContext:
         except ValueError:
             length = 0
         try:
-            if length > self.max_body:
+            if length > limit:
                 raise _BodyTooLarge
             await self.app(scope, receive_wrapper, send_wrapper)
         except _BodyTooLarge:
             if not status["started"]:
-                await self._reply(send_wrapper, 413, {"detail": f"request body over {self.max_body:,} bytes",
+                await self._reply(send_wrapper, 413, {"detail": f"request body over {limit:,} bytes",
                                                       "errors": [], "request_id": rid})
             else:  # pragma: no cover - the body is read before any response starts
                 raise
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = _CONVERTOR.sub("}", getattr(scope.get("route"), "path", None) or "unmatched")
             seconds = time.perf_counter() - t0
             self.metrics.observe_request(scope.get("method", "-"), route, status["code"], seconds)
             log.info("request", extra={"request_id": rid, "method": scope.get("method"), "path": scope.get("path"),
@@ -127,6 +130,9 @@ class RequestContext:
         await send({"type": "http.response.start", "status": code,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]})
         await send({"type": "http.response.body", "body": raw})
+
+
+_CONVERTOR = re.compile(r":\w+}")  # "/v2/models/{model_id:int}" -> "/v2/models/{model_id}" in /metrics
 
 
 def create_app(project: Project | str | Path | None = None, *, settings: ServiceSettings | None = None) -> FastAPI:
@@ -178,6 +184,7 @@ def create_app(project: Project | str | Path | None = None, *, settings: Service
     app.include_router(ops.router, dependencies=inference_scope)
     app.include_router(inference.router, dependencies=inference_scope)  # before models: OPTIONS /v2/models/inference
     app.include_router(models.router, dependencies=inference_scope)
+    app.include_router(bad_ids.router, dependencies=inference_scope)  # after the {model_id:int} routes
     app.include_router(classify.router, dependencies=inference_scope)
     app.include_router(ml_backend.router, prefix="/ml-backend", tags=["label-studio"],
                        dependencies=[Depends(require_scope("labeling"))])
