@@ -23,13 +23,36 @@ from helpers.label_studio import TOKEN_ENV, LabelStudioServer, shared_server  # 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+#: Test modules whose every test takes minutes: under pytest-xdist each of their tests is scheduled on its own, every
+#: other module as one unit (its module fixtures are built once); see pytest_xdist_make_scheduler.
+ONE_BY_ONE = ("tests/test_demo.py",)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown when xdist is off (-p no:xdist)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``-n N`` (``--dist load``, the default): the longest tests first and side by side.
+
+    Tests run a module at a time (a module's fixtures, e.g. its Label Studio projects or trained models, are built
+    on one worker), except the modules of :data:`ONE_BY_ONE`, whose tests are units of their own; units start in
+    the collection order, where ``slow`` tests come first (pytest_collection_modifyitems), so the two demos start
+    at once on two workers and the short tests fill in around them. Other ``--dist`` modes are left alone."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return nodeid if module in ONE_BY_ONE else module
+
+    config.option.loadscopereorder = False  # keep the collection order (xdist would put the biggest modules first)
+    return Scheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Label Studio tests share one server per test process: under pytest-xdist they go to one worker
-    (``--dist loadgroup``), so only one server starts."""
-    for item in items:
-        if item.get_closest_marker("labelstudio") is not None:
-            item.add_marker(pytest.mark.xdist_group("labelstudio"))
+    """Under pytest-xdist, ``slow`` tests first (a stable sort: modules stay together)."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)

@@ -123,6 +123,14 @@ def test_push_connector_folder_writes_each_item_once(cli, make_config, tmp_path:
     files = sorted((tmp_path / "labeling").glob("*.csv"))
     ids = [row["id"] for f in files for row in read_rows(f)]
     assert len(ids) == len(set(ids)) == 9 and (tmp_path / "labeling" / "batch-2.csv") in files
+    # filled in, the files are read back by `labelf pull --connector folder`
+    f = tmp_path / "labeling" / "batch-2.csv"
+    write_rows(f, fill(read_rows(f), "anna"))
+    r = cli("pull", "--connector", "folder", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["new"] == 4
+    with Project.open(cfg) as p:
+        assert p.ws.annotations.labeled() == {row["id"]: (GOLD[row["id"]],) for row in read_rows(f)}
     # the Label Studio-only --url is refused for the folder connector
     assert "--url applies to Label Studio" in error_line(
         cli("push", "--connector", "folder", "--url", "http://127.0.0.1:9", cwd=tmp_path))

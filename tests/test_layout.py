@@ -1,4 +1,5 @@
-"""The package's layout rules, read from its source: SQL only inside ``store/``, no ``project: Any`` parameters."""
+"""The layout rules, read from the source: SQL only inside ``store/``, no ``project: Any`` parameters, and test
+files that import no other test file (shared pieces live in ``tests/conftest.py`` and ``tests/helpers/``)."""
 
 from __future__ import annotations
 
@@ -85,4 +86,18 @@ def test_no_parameter_is_typed_project_any() -> None:
                 ann = ast.unparse(arg.annotation) if arg.annotation is not None else ""
                 if arg.arg == "project" and ann.strip("'\"") in ("Any", "typing.Any", "t.Any", "object"):
                     found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {node.name}(project: {ann})")
+    assert not found, "\n".join(found)
+
+
+def test_no_test_file_imports_another_test_file() -> None:
+    tests = Path(__file__).resolve().parent
+    local = {p.stem for p in tests.glob("*.py")}
+    found = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            for name in names:
+                if name.split(".")[0] in local:  # test_x, conftest: only pytest imports those
+                    found.append(f"{path.relative_to(tests)}:{node.lineno}: {name}")
     assert not found, "\n".join(found)

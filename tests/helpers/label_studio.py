@@ -5,8 +5,8 @@ process).
 SQLite database once; each test process copies that database into a temporary folder, starts Label Studio headless
 on a free port of 127.0.0.1 with a known user and legacy token, waits for ``/health`` and checks that the token
 works there (so it is our server, not one that was already on the port), and stops it by its process group at the
-end. Under pytest-xdist every worker that runs a Label Studio test has its own server (its own data folder and
-port); the Label Studio tests are grouped onto one worker (``xdist_group``), so one server usually serves them all.
+end. Under pytest-xdist every worker that runs a Label Studio test has its own server (its own data folder, port and
+log), started on first use.
 """
 
 from __future__ import annotations
@@ -61,11 +61,39 @@ def ls_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+#: ``PID:LOG`` of an installer that ``scripts/test.sh`` started beside the test run (Label Studio's pip install and
+#: database migration take minutes; only the Label Studio tests need them, and they wait here)
+INSTALLER_ENV = "LABELF_TEST_LS_INSTALLER"
+INSTALL_TIMEOUT_S = 1800.0
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie has finished)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def installed() -> bool:
+    return LS_BIN.exists() and TEMPLATE_DB.exists()  # the template is moved into place last
+
+
 def ensure_installed() -> None:
-    """Run the (idempotent) installer when the venv or the template database is missing."""
-    if LS_BIN.exists() and TEMPLATE_DB.exists():
+    """Wait for the installer that scripts/test.sh runs in the background, or run the (idempotent) installer when
+    the venv or the template database is missing."""
+    pid, _, log = os.environ.get(INSTALLER_ENV, "").partition(":")
+    if pid.isdigit():
+        deadline = time.monotonic() + INSTALL_TIMEOUT_S
+        while not installed() and _running(int(pid)) and time.monotonic() < deadline:
+            time.sleep(1.0)
+        if not installed():
+            tail = Path(log).read_text(errors="replace")[-3000:] if log and Path(log).is_file() else ""
+            raise RuntimeError(f"the Label Studio installer (pid {pid}) did not finish; its log {log}:\n{tail}")
         return
-    subprocess.run(["bash", str(REPO / "scripts" / "install_label_studio.sh")], check=True, cwd=REPO)
+    if not installed():
+        subprocess.run(["bash", str(REPO / "scripts" / "install_label_studio.sh")], check=True, cwd=REPO)
 
 
 @dataclass
