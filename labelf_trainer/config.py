@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from .exceptions import ConfigError
 
@@ -26,6 +27,7 @@ __all__ = [
     "SamplerConfig",
     "TrainingConfig",
     "LongTextsConfig",
+    "RuleSpec",
     "ProjectConfig",
     "load_config",
     "MAX_TEXT_CHARS",
@@ -210,6 +212,42 @@ class LongTextsConfig(_Strict):
     """Multi-label: score every speaker turn too (free with token outputs), not only every window."""
 
 
+class RuleSpec(_Strict):
+    """Keyword and pattern rules for one label (``rules: {Cancellation: {phrases: [...], patterns: [...]}}``; a plain
+    list means phrases). A phrase matches as whole words, case-insensitively; a pattern is a Python regular
+    expression searched case-insensitively. Rules mark texts for a label: they never overwrite a human label
+    (``docs/quality.md``)."""
+
+    phrases: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+
+    @field_validator("phrases")
+    @classmethod
+    def _phrases(cls, v: list[str]) -> list[str]:
+        for i, phrase in enumerate(v):
+            if not phrase.strip():
+                raise ValueError(f"phrase {i} is empty")
+        return [" ".join(p.split()) for p in v]
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns(cls, v: list[str]) -> list[str]:
+        for i, pattern in enumerate(v):
+            try:
+                rx = re.compile(pattern, re.IGNORECASE)
+            except re.error as e:
+                raise ValueError(f"pattern {i} {pattern!r} is not a valid regular expression: {e}") from None
+            if rx.search(""):
+                raise ValueError(f"pattern {i} {pattern!r} matches the empty text (it would mark every text)")
+        return v
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "RuleSpec":
+        if not self.phrases and not self.patterns:
+            raise ValueError("give at least one phrase or pattern")
+        return self
+
+
 class ProjectConfig(_Strict):
     """A labelf-trainer project."""
 
@@ -225,6 +263,8 @@ class ProjectConfig(_Strict):
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     long_texts: LongTextsConfig = Field(default_factory=LongTextsConfig)
+    rules: dict[str, RuleSpec] = Field(default_factory=dict)
+    """Per label (a defined label or the out-of-scope one): phrases and patterns that mark texts for it."""
     workspace: Path = Path(".labelf")
     source_path: Path | None = Field(default=None, exclude=True)
 
@@ -236,6 +276,26 @@ class ProjectConfig(_Strict):
         if dups:
             raise ValueError(f"duplicate label name(s): {', '.join(sorted(set(dups)))}")
         return labels
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _rules_lists(cls, v: object) -> object:
+        if v is None:
+            return {}
+        if isinstance(v, dict):  # ``Label: [phrase, ...]`` is shorthand for ``Label: {phrases: [...]}``
+            return {k: {"phrases": r} if isinstance(r, list) else r for k, r in v.items()}
+        return v
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_labels(cls, v: dict[str, RuleSpec], info: ValidationInfo) -> dict[str, RuleSpec]:
+        labels = [lab.name for lab in info.data.get("labels") or []]
+        oos = info.data.get("out_of_scope")
+        known = labels + ([oos.label] if oos is not None else [])
+        unknown = [k for k in v if k not in known]
+        if unknown and labels:
+            raise ValueError(f"{', '.join(map(repr, unknown))} is not a label; rules name one of: {', '.join(known)}")
+        return v
 
     @field_validator("out_of_scope", mode="before")
     @classmethod

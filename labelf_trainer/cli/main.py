@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import evaluate, keys, labeling, models, predict, project, serve, suggest, train
+from . import evaluate, keys, labeling, models, predict, project, quality, serve, suggest, train
 from ._utils import err, make_app
 from .errors import report
 
@@ -28,6 +28,10 @@ app.add_typer(keys.app, name="keys")
 app.command("push")(labeling.push)
 app.command("pull")(labeling.pull)
 app.add_typer(labeling.app, name="labelstudio")
+app.command("review")(quality.review)
+app.command("agreement")(quality.agreement)
+app.command("rules")(quality.rules)
+app.command("discover")(quality.discover)
 
 
 def main(argv: list[str] | None = None) -> int:

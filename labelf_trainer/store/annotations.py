@@ -71,6 +71,29 @@ class AnnotationStore:
     def count(self) -> int:
         return self.ws.query("SELECT COUNT(*) AS n FROM annotations WHERE status = 'active'")[0]["n"]
 
+    def votes(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """Each annotator's latest live answer per item (``active``, ``superseded`` or ``conflict`` rows; skipped
+        and deleted ones are not answers): ``{item_id: {annotator: labels}}``, what agreement is measured on."""
+        rows = self.ws.query(
+            "SELECT a.item_id, a.annotator, a.labels FROM annotations a JOIN ("
+            "  SELECT item_id, annotator, MAX(id) AS id FROM annotations"
+            "  WHERE status IN ('active', 'superseded', 'conflict') GROUP BY item_id, annotator"
+            ") latest ON a.id = latest.id ORDER BY a.id")
+        out: dict[str, dict[str, tuple[str, ...]]] = {}
+        for r in rows:
+            out.setdefault(r["item_id"], {})[r["annotator"]] = tuple(json.loads(r["labels"]))
+        return out
+
+    def latest_rows(self) -> dict[str, int]:
+        """Item id -> the row id of its effective (latest active) annotation: a new label gives a new id."""
+        rows = self.ws.query("SELECT item_id, MAX(id) AS id FROM annotations WHERE status = 'active' GROUP BY item_id")
+        return {r["item_id"]: int(r["id"]) for r in rows}
+
+    def conflicted(self) -> set[str]:
+        """Items with a ``conflict`` row (left out of the labeled set until settled)."""
+        return {r["item_id"] for r in self.ws.query(
+            "SELECT DISTINCT item_id FROM annotations WHERE status = 'conflict'")}
+
     # -- rows of external tools (connectors) -----------------------------------------------------------------
     def insert(self, item_id: str, labels: str | Sequence[str], annotator: str, source: str,
                external_id: str | None, status: str, updated_at: str) -> None:
