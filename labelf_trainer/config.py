@@ -181,6 +181,9 @@ class TrainingConfig(_Strict):
     #: self-train single-label embedding-head models on unlabeled texts of languages with few labels:
     #: ``auto`` with a known multilingual encoder, ``on`` with any encoder, ``off`` never
     language_adaptation: Literal["auto", "on", "off"] = "auto"
+    #: single-label frozen-encoder models also learn from pseudo-labels of the unlabeled pool: ``auto`` keeps
+    #: self-training only where it beats labels alone on the held-out labels; ``self``, ``propagation``, ``off``
+    pool_learning: Literal["auto", "self", "propagation", "off"] = "auto"
 
     @field_validator("type")
     @classmethod
@@ -191,7 +194,7 @@ class TrainingConfig(_Strict):
             raise ValueError(f"must be one of {', '.join(model_types(trainable=True))}, not {v!r}")
         return v
 
-    @field_validator("language_adaptation", mode="before")
+    @field_validator("language_adaptation", "pool_learning", mode="before")
     @classmethod
     def _yaml_bool(cls, v: object) -> object:
         return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v  # YAML reads on/off as booleans
@@ -199,7 +202,7 @@ class TrainingConfig(_Strict):
 
 class LongTextsConfig(_Strict):
     """Texts longer than the encoder's window (whole call transcripts): split into windows at speaker turns, one
-    pooled vector per text, and multi-label models also score every window and turn (``docs/long-texts.md``)."""
+    pooled vector per text, and multi-label models also score every window and turn (``docs/long_texts.md``)."""
 
     strategy: Literal["windows", "truncate"] = "windows"
     window: int | None = Field(None, ge=16)
@@ -209,7 +212,10 @@ class LongTextsConfig(_Strict):
     max_windows: int = Field(16, ge=1, le=256)
     pooling: Literal["mean", "max", "meanmax"] = "mean"
     turn_scores: bool = True
-    """Multi-label: score every speaker turn too (free with token outputs), not only every window."""
+    """Multi-label: score every speaker turn too, not only every window."""
+    turn_vectors: Literal["own", "late"] = "own"
+    """How a turn gets its vector: embedded on its own (a head trained on short messages reads it as a message), or
+    late-chunked from its window's token vectors (cheaper; better for models trained on whole conversations)."""
 
 
 class RuleSpec(_Strict):

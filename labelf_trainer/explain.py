@@ -9,6 +9,7 @@ Usage::
     from labelf_trainer.explain import explain
     for ex in explain(model, texts)[0]:
         print(ex.label, ex.score, ex.unit, ex.start, ex.end, ex.excerpt)
+    explain_records(model, texts, records)   # `labelf predict --explain`: records[i]["evidence"] = [...]
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from .embeddings.vectors import KINDS, Evidence
 from .embeddings.windows import split_turns
 from .models.base import FrozenEncoderClassifier, TextClassifier, labels_of
 
-__all__ = ["Excerpt", "explain", "evidence_reasons", "with_evidence", "MAX_EXCERPT"]
+__all__ = ["Excerpt", "explain", "evidence_reasons", "with_evidence", "explain_records", "evidence_cell",
+           "MAX_EXCERPT"]
 
 MAX_EXCERPT = 400
 """Characters of the deciding unit kept in :attr:`Excerpt.excerpt` (the offsets always cover all of it)."""
@@ -113,3 +115,22 @@ def with_evidence(model: TextClassifier, texts: Sequence[str], reasons: Sequence
             if ev:
                 out[i]["evidence"] = ev
     return out
+
+
+def explain_records(model: TextClassifier, texts: Sequence[str], records: list[dict[str, Any]]) -> None:
+    """``labelf predict --explain``: add ``evidence`` to each prediction record (in place), the deciding excerpt
+    (:meth:`Excerpt.to_json`) of every label the model predicts for the text (multi-label: each label at or above
+    its threshold; single-label: the top label)."""
+    for rec, row in zip(records, explain(model, texts)):
+        rec["evidence"] = [e.to_json() for e in row]
+
+
+def evidence_cell(record: dict[str, Any], width: int = 70) -> str:
+    """The ``where`` column of ``labelf predict --explain``'s table: per label, the unit, its character offsets and
+    the start of its excerpt (one line each)."""
+    out = []
+    for e in record.get("evidence") or []:
+        excerpt = " ".join(str(e["excerpt"]).split())
+        excerpt = excerpt if len(excerpt) <= width else excerpt[:width - 1] + "…"
+        out.append(f"{e['label']}: {e['unit']} {e['start']}-{e['end']} “{excerpt}”")
+    return "\n".join(out)

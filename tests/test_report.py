@@ -55,12 +55,15 @@ def test_report_is_self_contained_escaped_and_complete(tmp_path):
     tags = [t for t, _ in p.tags]
     assert not [a for _, a in p.tags if any(str(v).startswith(("http:", "https:", "//")) for k, v in a.items()
                                               if k in ("src", "href"))]  # no external resources
-    assert tags.count("svg") == 3  # threshold curves, reliability diagram and confusion matrix
+    figures = {a.get("aria-label") for t, a in p.tags if t == "svg"}  # each chart by what it shows, not a count
+    assert {"threshold curves", "reliability diagram", "confusion matrix"} <= figures
+    assert all(a.get("role") == "img" and a.get("aria-label") for t, a in p.tags if t == "svg")
     cm = metrics["confusion_matrix"]["matrix"]
     cells = [a for t, a in p.tags if t == "rect" and a.get("fill", "").startswith("rgb")]
     assert len(cells) == sum(1 for i, r in enumerate(cm) for j, c in enumerate(r) if c or i == j)
     text = " ".join(p.text)
     assert "mislabeled as" in text and "Routing bands" in text and "Confidence thresholds" in text
+    assert "Calibration" in text and "Per text length" in text  # the reliability diagram and the length table
     # per-class rows sorted by F1, worst first
     f1s = [float(x) for x in re.findall(r"<span class=\"bar\"[^>]*></span>([0-9.]+)</td>", doc)]
     assert len(f1s) == 3 and f1s == sorted(f1s)

