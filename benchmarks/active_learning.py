@@ -12,6 +12,8 @@ Usage:
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/active_learning.py --datasets trec mydata:my_descriptions.yaml
     .venv/bin/python benchmarks/active_learning.py --datasets banking77 --seeds 0 --strategies combined random \\
         --params '{"density_weight": 1.0}' --tag tune-d1                                # a tuning variant
+    .venv/bin/python benchmarks/active_learning.py --strategies combined random --pool-learning off self auto
+        # the head also learns from the unlabeled pool (loop/semi_supervised.py): results/active_learning_pool.json
 
 Rows (one per dataset and strategy) are merged into benchmarks/results/active_learning.json, then the plot and the
 ``active_learning`` README section are rebuilt from it. A run with fewer seeds or budgets than the published
@@ -41,6 +43,10 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score  # noqa: E402
 
 from labelf_trainer.config import SamplerConfig  # noqa: E402
 from labelf_trainer.io_utils import atomic_writer  # noqa: E402
+from labelf_trainer.loop.semi_supervised import METHODS as POOL_METHODS  # noqa: E402
+from labelf_trainer.loop.advice import expected_gain  # noqa: E402
+from labelf_trainer.loop.stopping import STOP_KAPPA, STOP_SET_SIZE, cohen_kappa  # noqa: E402
+from labelf_trainer.loop.semi_supervised import fit_with_pool  # noqa: E402
 from labelf_trainer.models.embedding_head import EmbeddingHeadClassifier  # noqa: E402
 from labelf_trainer.models.zero_shot import DEFAULT_MULTI_BIAS, DEFAULT_TEMPERATURE, sigmoid, softmax  # noqa: E402
 from labelf_trainer.strategies import CombinedSampler, Pool, make_strategy  # noqa: E402
@@ -52,6 +58,8 @@ BUDGETS = (50, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000)
 REPORT_AT = (100, 200, 500, 1000, 2000)
 WEIGHTS = ("uncertainty_weight", "density_weight", "diversity_weight", "rare_quota", "rare_target")
 MODEL = "EmbeddingHeadClassifier (logistic regression, C=10)"
+#: Results of the unlabeled-pool runs (``--pool-learning``): results/active_learning_pool.json, their own table.
+POOL_NAME = NAME + "_pool"
 
 
 def load(spec: common.DatasetSpec, encoder: str = "minilm") -> dict:
@@ -87,8 +95,12 @@ def _scores(y_true: np.ndarray, pred: np.ndarray, smallest: int, multi: bool) ->
     return float(acc), float(f1_score(y_true, pred, average="macro", zero_division=0)), float(rec)
 
 
-def simulate(ds: dict, strategy: str, seed: int, budgets: tuple[int, ...], params: dict) -> dict:
-    """One learning curve: labels -> accuracy, macro-F1, smallest class's recall, selection seconds."""
+def simulate(ds: dict, strategy: str, seed: int, budgets: tuple[int, ...], params: dict,
+             pool_method: str = "off") -> dict:
+    """One learning curve: labels -> accuracy, macro-F1, smallest class's recall, selection seconds.
+
+    ``pool_method`` (:mod:`labelf_trainer.loop.semi_supervised`): the head also learns from pseudo-labels of the
+    unlabeled pool, and the sampler of the next round reads that model's scores (the model that is trained)."""
     X, y, classes, multi = ds["X"], ds["y"], ds["classes"], ds["multi_label"]
     counts = y.sum(axis=0) if multi else np.bincount(y, minlength=len(classes))
     smallest = int(np.argmin(np.where(counts > 0, counts, counts.max() + 1)) if multi else counts.argmin())
@@ -98,7 +110,10 @@ def simulate(ds: dict, strategy: str, seed: int, budgets: tuple[int, ...], param
     gold = ([tuple(classes[j] for j in np.flatnonzero(row)) for row in y] if multi
             else [(classes[i],) for i in y])
     labeled = np.zeros(0, dtype=np.int64)
-    curve: dict[str, list] = {"labels": [], "accuracy": [], "f1_macro": [], "smallest_recall": [], "select_s": []}
+    curve: dict[str, list] = {"labels": [], "accuracy": [], "f1_macro": [], "smallest_recall": [], "select_s": [],
+                              "kappa": []}
+    stop_rows = np.sort(np.random.default_rng(0).choice(len(y), size=min(STOP_SET_SIZE, len(y)), replace=False))
+    prev_dec = None
     for rnd, budget in enumerate(budgets):
         unlabeled = np.setdiff1d(np.arange(len(y)), labeled)
         pool = Pool(X, classes, proba=proba, labels={int(r): gold[r] for r in labeled},
@@ -108,8 +123,23 @@ def simulate(ds: dict, strategy: str, seed: int, budgets: tuple[int, ...], param
         curve["select_s"].append(round(time.perf_counter() - t0, 3))
         labeled = np.concatenate([labeled, sel.indices])
         head = EmbeddingHeadClassifier(labels=classes, random_state=seed, multi_label=multi)
-        head.fit_embeddings(X[labeled], [gold[i] for i in labeled] if multi else [classes[i] for i in y[labeled]])
+        y_lab = [gold[i] for i in labeled] if multi else [classes[i] for i in y[labeled]]
+        t1 = time.perf_counter()
+        if pool_method == "off":
+            head.fit_embeddings(X[labeled], y_lab)
+        else:
+            rest = np.setdiff1d(np.arange(len(y)), labeled)
+            method = pool_method
+            if method == "auto":  # what `labelf train` does: both cross-validated, the better one trained
+                method = choose_by_cv(ds, X[labeled], y_lab, X[rest], seed * 1000 + rnd)
+                curve.setdefault("chosen", []).append(method)
+            info = fit_with_pool(head, X[labeled], y_lab, X[rest], method=method, seed=seed * 1000 + rnd)
+            curve.setdefault("pseudo_labels", []).append(info["pseudo_labels"])
+        curve.setdefault("train_s", []).append(round(time.perf_counter() - t1, 3))
         proba = head.predict_proba_embeddings(X)
+        dec = (proba[stop_rows] >= head.threshold).astype(int).ravel() if multi else proba[stop_rows].argmax(axis=1)
+        curve["kappa"].append(None if prev_dec is None else round(cohen_kappa(dec, prev_dec), 4))
+        prev_dec = dec
         test_proba = head.predict_proba_embeddings(ds["X_test"])
         pred = (test_proba >= head.threshold).astype(int) if multi else test_proba.argmax(axis=1)
         acc, f1, rec = _scores(ds["y_test"], pred, smallest, multi)
@@ -121,10 +151,36 @@ def simulate(ds: dict, strategy: str, seed: int, budgets: tuple[int, ...], param
     return curve
 
 
-def run_key(dataset: str, strategy: str, seed: int, budgets: tuple[int, ...], params: dict, setting: str) -> str:
+def choose_by_cv(ds: dict, X_lab: np.ndarray, y_lab: list, X_rest: np.ndarray, seed: int) -> str:
+    """``self`` or ``off``: the better k-fold accuracy on the labeled texts (labels only on a tie), with the
+    trainer's split (:func:`~labelf_trainer.evaluation.splits.plan_split`, at most 5 folds)."""
+    from labelf_trainer.evaluation.splits import plan_split
+
+    plan = plan_split(y_lab, multi_label=False, eval_split=0.2, seed=42, max_folds=5, holdout=False)
+    rows = plan.eval_indices
+    y_arr = np.asarray(y_lab, dtype=object)
+    acc = {}
+    for method in ("self", "off"):
+        pred = np.empty(len(y_lab), dtype=object)
+        for f in range(plan.k):
+            tr, ev = plan.train_indices(f), plan.folds[f]
+            head = EmbeddingHeadClassifier(labels=ds["classes"], random_state=0)
+            fit_with_pool(head, X_lab[tr], list(y_arr[tr]), X_rest, method=method, seed=seed)
+            pred[ev] = np.asarray(ds["classes"], dtype=object)[head.predict_proba_embeddings(X_lab[ev]).argmax(1)]
+        acc[method] = float((pred[rows] == y_arr[rows]).mean()) if len(rows) else 0.0
+    return "self" if acc["self"] > acc["off"] else "off"
+
+
+def run_key(dataset: str, strategy: str, seed: int, budgets: tuple[int, ...], params: dict, setting: str,
+            pool_method: str = "off") -> str:
     p = json.dumps(params if strategy == "combined" else {}, sort_keys=True)
     h = hashlib.sha256(f"{budgets}|{p}|{setting}".encode()).hexdigest()[:10]
-    return f"{dataset}/{strategy}/{seed}/{h}"
+    return f"{dataset}/{row_name(strategy, pool_method)}/{seed}/{h}"
+
+
+def row_name(strategy: str, pool_method: str) -> str:
+    """``combined`` for the head on labels only, ``combined+self`` with pool pseudo-labels by self-training."""
+    return strategy if pool_method == "off" else f"{strategy}+{pool_method}"
 
 
 def summarize(curves: dict[int, dict]) -> dict:
@@ -141,7 +197,26 @@ def summarize(curves: dict[int, dict]) -> dict:
             "smallest_recall_mean": rec.mean(0).round(4).tolist(),
             "smallest_class": cs[0]["smallest_class"],
             "select_s_mean": round(float(np.mean([np.mean(c["select_s"]) for c in cs])), 3),
+            **({"train_s_mean": round(float(np.mean([np.mean(c["train_s"]) for c in cs])), 3)}
+               if all("train_s" in c for c in cs) else {}),
+            **({"pseudo_labels_mean": np.mean([c["pseudo_labels"] for c in cs], axis=0).round(0).tolist()}
+               if all("pseudo_labels" in c for c in cs) else {}),
+            "aulc": aulc(cs[0]["labels"], acc.mean(0).tolist()),
+            **({"kappa_by_seed": {str(s): c["kappa"] for s, c in zip(seeds, cs)}}
+               if all("kappa" in c for c in cs) else {}),
+            **({"chosen_by_seed": {str(s): c["chosen"] for s, c in zip(seeds, cs)}}
+               if all("chosen" in c for c in cs) else {}),
             "accuracy_by_seed": {str(s): c["accuracy"] for s, c in zip(seeds, cs)}}
+
+
+def aulc(labels: list[int], acc: list[float]) -> float:
+    """Area under the learning curve over log(labels), normalised to [0, 1] (mean accuracy, each doubling of the
+    labels weighing the same)."""
+    x = np.log(np.asarray(labels, dtype=np.float64))
+    if len(x) < 2:
+        return round(float(acc[0]), 4) if acc else 0.0
+    a = np.asarray(acc, dtype=np.float64)
+    return round(float(((a[1:] + a[:-1]) / 2 * np.diff(x)).sum() / (x[-1] - x[0])), 4)
 
 
 def derive(doc: dict) -> None:
@@ -284,9 +359,158 @@ def tuning_table(used: dict | None = None) -> str:
                       "|---" * (len(REPORT_AT) + len(WEIGHTS) + 2) + "|", *rows, ""])
 
 
+#: Issue 14's goals: labels to reach random sampling's 2,000-label accuracy.
+GOAL_LABELS = {"banking77": 500, "trec": 350, "bitext_customer_support": 300}
+
+
+def goals_table(blocks: dict, published: dict) -> list[str]:
+    """Each dataset's goal against the published combined sampler and the pool-learning rows."""
+    lines = ["Goals (labels to reach the published random@2,000 accuracy; `>= random`: the row's mean is at least "
+             "random's, same run, at every budget):", "",
+             "| dataset | goal | combined (published, 3 seeds) | row | labels | met | >= random at every budget |",
+             "|---" * 7 + "|"]
+    for d, block in blocks.items():
+        pub = published.get("datasets", {}).get(d, {})
+        target, goal = pub.get("random_final_accuracy"), GOAL_LABELS.get(d)
+        rows = block["rows"]
+        rnd = rows.get("random")
+        for name in [r for r in ("combined", "combined+self", "combined+auto") if r in rows]:
+            r = rows[name]
+            need = labels_to_reach(r["labels"], r["accuracy_mean"], target) if target else None
+            ge = "-" if rnd is None else ("yes" if all(a >= b for a, b in zip(r["accuracy_mean"],
+                                                                             rnd["accuracy_mean"])) else "no")
+            met = "-" if goal is None or target is None else ("yes" if need is not None and need <= goal else "no")
+            lines.append(f"| {d} | {goal or '-'} | {pub.get('labels_to_match_random_final') or '-'} | {name} "
+                         f"({r['seeds']} seed{'s' if r['seeds'] != 1 else ''}) | "
+                         f"{'-' if need is None else f'{need:.0f}'} | {met} | {ge} |")
+    return lines + [""]
+
+
+def stop_rounds(labels: list[int], acc: list[float], kappa: list[float | None]) -> dict:
+    """The kappa rule against the truth on one curve: the round it first says stop (kappa >= STOP_KAPPA), the first
+    round within one point of the final accuracy (the plateau), and the learning-curve gain predictor's error."""
+    stop = next((i for i, k in enumerate(kappa) if k is not None and k >= STOP_KAPPA), None)
+    plateau = next(i for i, a in enumerate(acc) if a >= acc[-1] - 0.01)
+    errors = []
+    for i in range(1, len(labels) - 1):  # predicted gain of the next batch from the curve so far vs the real one
+        pred = expected_gain(list(zip(labels[:i + 1], acc[:i + 1])), labels[i + 1] - labels[i])
+        if pred is not None:
+            errors.append(abs(pred - (acc[i + 1] - acc[i])))
+    return {"stop": stop, "plateau": plateau, "gain_mae": float(np.mean(errors)) if errors else None}
+
+
+def stop_table(blocks: dict) -> list[str]:
+    """Stop advice against the truth, per dataset and row of the pool runs (every seed's curve)."""
+    lines = ["Stop advice against the truth (every seed's curve of the runs above): the kappa rule "
+             f"(kappa >= {STOP_KAPPA} between consecutive rounds on a fixed 2,000-text pool sample) against the first "
+             "budget within one point of the final (2,000-label) accuracy (`never` counts as the round after the last "
+             "budget); `gain error`: mean absolute error of "
+             "`loop/advice.py`'s expected gain of the next batch (log-linear fit of the curve so far; here on the test "
+             "accuracy, so it measures the curve model, not the accuracy estimate).", "",
+             "| dataset | strategy | runs | stop at (labels) | plateau at | within one round | points short at stop "
+             "| gain error (points) |", "|---" * 8 + "|"]
+    for d, block in blocks.items():
+        for name, r in sorted(block["rows"].items()):
+            if "kappa_by_seed" not in r:
+                continue
+            res, short = [], []
+            for seed, kappa in r["kappa_by_seed"].items():
+                acc = r["accuracy_by_seed"][seed]
+                res.append(stop_rounds(r["labels"], acc, kappa))
+                if res[-1]["stop"] is not None:
+                    short.append(acc[-1] - acc[res[-1]["stop"]])
+            stops = [x["stop"] for x in res]
+            lab = r["labels"]
+            # "never" is the round after the last: right when the curve still climbs at the last budget
+            within = sum(abs((len(lab) if s is None else s) - x["plateau"]) <= 1 for s, x in zip(stops, res))
+            stop_txt = ", ".join("never" if s is None else str(lab[s]) for s in stops)
+            maes = [x["gain_mae"] for x in res if x["gain_mae"] is not None]
+            lines.append(f"| {d} | {name} | {len(res)} | {stop_txt} | "
+                         + ", ".join(str(lab[x['plateau']]) for x in res) + f" | {within}/{len(res)} | "
+                         + (f"{100 * np.mean(short):.1f}" if short else "-") + " | "
+                         + (f"{100 * np.mean(maes):.1f}" if maes else "-") + " |")
+    return lines + [""]
+
+
+def pool_section(pool_doc: dict, published: dict) -> str:
+    """The unlabeled-pool table: every strategy with the head on labels only and with pool pseudo-labels, run side by
+    side (same seeds, budgets, cold start), against the published random@2,000 accuracy."""
+    blocks = pool_doc.get("datasets", {})
+    if not blocks:
+        return ""
+    meta = next(iter(blocks.values()))["meta"]
+    lines = ["### Learning from the unlabeled pool", "",
+             f"`--pool-learning` runs (results/{POOL_NAME}.json): the head is also trained on pseudo-labels of the "
+             "unlabeled pool (`labelf_trainer/loop/semi_supervised.py`) and the next batch is chosen with that "
+             "model's scores. `+self`: class-balanced self-training, pseudo-labels weighted by the head's "
+             "confidence, total weight at most 3x the labels; `+propagation`: label propagation over the pool's "
+             "20-NN graph, kept where the head agrees. Rows without a suffix are the head on labels only, from the "
+             f"same run. `+auto`: self or labels only, whichever has the better 5-fold accuracy on the labels each "
+             f"round (what `labelf train` does by default). Budgets {meta['budgets']}. "
+             "AULC: mean accuracy over log(labels). "
+             "`to random@2000`: labels at which the mean curve reaches the published random@2,000 accuracy "
+             "(3 seeds, table above; `>B`: not within the run's budgets).", ""]
+    for d, block in blocks.items():
+        rows = block["rows"]
+        labels = next(iter(rows.values()))["labels"]
+        cols = [b for b in (50, 100, 200, 500, 1000, 2000) if b in labels]
+        target = published.get("datasets", {}).get(d, {}).get("random_final_accuracy")
+        lines += [f"**{d}** (test accuracy, mean over the seeds)", "",
+                  "| strategy | seeds | " + " | ".join(map(str, cols)) + " | AULC | to random@2000 | train s/round |",
+                  "|---" * (len(cols) + 5) + "|"]
+        for name in sorted(rows, key=lambda r: (r.split("+")[0] != "combined", r.split("+")[0], "+" in r, r)):
+            r = rows[name]
+            acc = [f"{r['accuracy_mean'][r['labels'].index(b)]:.3f}" for b in cols]
+            need = labels_to_reach(r["labels"], r["accuracy_mean"], target) if target else None
+            reach = "-" if target is None else (f"{need:.0f}" if need is not None else f">{r['labels'][-1]}")
+            lines.append(f"| {name} | {r['seeds']} | " + " | ".join(acc) + f" | {r['aulc']:.3f} | {reach} | "
+                         f"{r.get('train_s_mean', 0):.2f} |")
+        lines.append("")
+    return "\n".join(lines + goals_table(blocks, published) + stop_table(blocks))
+
+
+SCHEDULE_TAGS = ("late6", "late13", "small-batches")
+
+
+def schedule_table(pool_doc: dict, tags: tuple[str, ...] = SCHEDULE_TAGS) -> str:
+    """The sampler schedule (``late_per_class``: uncertainty alone once labels average that many per label) against
+    the combined sampler with the same seeds (the pool runs' labels-only rows)."""
+    variants = common.read_json(common.results_path(NAME, "tuning"), {}) or {}
+    blocks = [(d, block) for tag in tags for d, block in variants.get(tag, {}).get("datasets", {}).items()]
+    lines = []
+    for d, block in blocks:
+        late = block.get("rows", {}).get("combined")
+        base = pool_doc.get("datasets", {}).get(d, {}).get("rows", {}).get("combined")
+        if not late or not base:
+            continue
+        seeds = [s for s in late["accuracy_by_seed"] if s in base["accuracy_by_seed"]]
+        if not seeds:
+            continue
+        a = dict(zip(late["labels"], np.mean([late["accuracy_by_seed"][s] for s in seeds], axis=0)))
+        b = dict(zip(base["labels"], np.mean([base["accuracy_by_seed"][s] for s in seeds], axis=0)))
+        meta = block["meta"]
+        variant = (f"late_per_class {meta['combined_params']['late_per_class']}"
+                   if meta["combined_params"].get("late_per_class") else
+                   f"batches {', '.join(map(str, np.diff([0, *meta['budgets'][:5]])))}, ...")
+        lines.append(f"| {d} | {variant} | {len(seeds)} | " + " | ".join(
+            f"{a[n]:.3f} ({100 * (a[n] - b[n]):+.1f})" if n in a and n in b else "-"
+            for n in (100, 200, 500, 1000, 1500, 2000)) + " |")
+    if not lines:
+        return ""
+    return "\n".join(["Sampler schedule (tuning variants " + ", ".join(f"`{t}`" for t in tags) + "): `late_per_class`: "
+                      "once the labels average that many per label, the combined sampler ranks by uncertainty alone, "
+                      "without density weight or cluster spread; `batches`: smaller batches early (25 labels a round "
+                      "up to 200, the published run has 50). Test accuracy and the change in points against "
+                      "`combined` (labels only, the pool runs above) on the same seeds:", "",
+                      "| dataset | variant | seeds | 100 | 200 | 500 | 1000 | 1500 | 2000 |",
+                      "|---" * 9 + "|", *lines, ""])
+
+
 def full_section(doc: dict) -> str:
     used = doc["datasets"].get("banking77", next(iter(doc["datasets"].values())))["meta"]["combined_params"]
-    return readme_section(doc) + "\n" + tuning_table(used)
+    pool = common.load_results(POOL_NAME)
+    return (readme_section(doc) + "\n" + tuning_table(used) + "\n" + pool_section(pool, doc) + "\n"
+            + schedule_table(pool))
 
 
 def main() -> None:
@@ -297,6 +521,10 @@ def main() -> None:
     ap.add_argument("--budgets", nargs="+", type=int, default=list(BUDGETS))
     ap.add_argument("--encoder", default="minilm")
     ap.add_argument("--params", default="{}", help="JSON overrides of the combined sampler's weights")
+    ap.add_argument("--pool-learning", nargs="+", choices=(*POOL_METHODS, "auto"), default=None, metavar="METHOD",
+                    help=f"also learn from the unlabeled pool ({', '.join(POOL_METHODS)}, auto; `off` = labels only; "
+                         "`auto`: self or off by k-fold accuracy on the labels, as `labelf train` decides): one row "
+                         f"per strategy and method, written to results/{POOL_NAME}.json")
     ap.add_argument("--no-readme", action="store_true")
     ap.add_argument("--readme-only", action="store_true", help="rewrite the plot and README section from the JSON")
     common.add_publish_args(ap)
@@ -305,11 +533,13 @@ def main() -> None:
     if not args.readme_only:
         params = json.loads(args.params)
         budgets = tuple(sorted(args.budgets))
-        stem = NAME + (f"-{args.tag}" if args.tag else "")
+        stem = NAME + (f"-{args.tag}" if args.tag else "") + ("-auto" if args.pool_learning == ["auto"] else "")
         SCRATCH.mkdir(parents=True, exist_ok=True)
         runs_file = SCRATCH / f"{stem}.runs.json"  # resume state, not a result (ignored by git)
         runs: dict = json.loads(runs_file.read_text()) if runs_file.is_file() else {}
         result: dict = {"datasets": {}}
+        methods = list(dict.fromkeys(args.pool_learning or ["off"]))
+        name = POOL_NAME if args.pool_learning else NAME
         for spec in args.datasets:
             ds = load(spec, args.encoder)
             meta = {"seeds": sorted(args.seeds), "budgets": list(budgets),
@@ -318,23 +548,23 @@ def main() -> None:
             setting = json.dumps({"encoder": args.encoder, "descriptions": meta["descriptions"],
                                   "data": ds["dataset"].info()}, sort_keys=True)
             rows: dict = {}
-            for s in args.strategies:
+            for s, method in [(s, m) for s in args.strategies for m in methods]:
                 curves = {}
                 for seed in args.seeds:
-                    key = run_key(ds["name"], s, seed, budgets, params, setting)
+                    key = run_key(ds["name"], s, seed, budgets, params, setting, method)
                     if key not in runs:
                         t0 = time.perf_counter()
-                        runs[key] = simulate(ds, s, seed, budgets, params)
+                        runs[key] = simulate(ds, s, seed, budgets, params, method)
                         c = runs[key]
-                        print(f"{ds['name']:24s} {s:12s} seed {seed}: acc " + " ".join(
+                        print(f"{ds['name']:24s} {row_name(s, method):18s} seed {seed}: acc " + " ".join(
                             f"{b}:{a:.3f}" for b, a in zip(c["labels"], c["accuracy"]) if b in REPORT_AT)
                             + f"  ({time.perf_counter() - t0:.0f}s)", flush=True)
                         with atomic_writer(runs_file) as fh:
                             json.dump(runs, fh)
                     curves[seed] = runs[key]
-                rows[s] = summarize(curves)
+                rows[row_name(s, method)] = summarize(curves)
             result["datasets"][ds["name"]] = {"meta": meta, "info": ds["dataset"].info(), "rows": rows}
-        path, published = common.write_results(NAME, result, publish=args.publish, tag=args.tag or None,
+        path, published = common.write_results(name, result, publish=args.publish, tag=args.tag or None,
                                                coverage=("seeds", "budgets"), finalize=derive)
         doc = common.read_json(path)
         doc = doc[args.tag] if args.tag else doc
@@ -349,6 +579,8 @@ def main() -> None:
             return
     doc = common.load_results(NAME)
     plot(doc, RESULTS / f"{NAME}.png")
+    if common.load_results(POOL_NAME).get("datasets"):
+        plot(common.load_results(POOL_NAME), RESULTS / f"{POOL_NAME}.png")
     if not args.no_readme:
         common.write_section(NAME, full_section(doc))
 

@@ -373,3 +373,16 @@ def test_demo_quality_runs_review_agreement_rules_and_discover(cli, flipped: Pat
     # (none here: they were flagged too) could be wrong
     assert figures["missed"] == 0
     assert {i for i in GOLD if labeled[i] != (GOLD[i],)} <= set(FLIPS)
+
+
+def test_rule_hits_lead_the_cold_start_search(tmp_path: Path) -> None:
+    from labelf_trainer.loop.suggest import suggest
+
+    cfg = write_project_config(tmp_path, rows=ROWS, rules=RULES)
+    with open_project(cfg) as project:
+        marked = rule_hits(project)  # nothing labeled yet: the zero-shot cold start searches every label
+        res = suggest(project, n=9, seed=0, progress=False)
+    by_rule = {i.item_id for i in res.items if "keyword rule" in str(i.reason)}
+    assert by_rule and by_rule <= {i for ids in marked.values() for i in ids}
+    for label in ("Billing", "Cancellation"):  # each label with rules gets one of its rule's texts
+        assert by_rule & set(marked[label]), label

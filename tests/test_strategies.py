@@ -403,3 +403,41 @@ def test_argselect_tiebreak_key() -> None:
     assert argselect(v, 3, tiebreak=np.array([0.0, 0.9, 0.1, 0.5, 0.0])).tolist() == [2, 3, 1]
     with pytest.raises(StrategyError, match="not both"):
         argselect(v, 1, rng=np.random.default_rng(0), tiebreak=np.zeros(5))
+
+
+def test_combined_schedule_switches_to_uncertainty_alone_once_labels_reach_the_per_label_target() -> None:
+    base = random_pool(n=400, seed=3, n_labeled=20)  # 20 labels: 5 per label
+    pool = Pool(base.embeddings, CLASSES, proba=base.proba, labels=base.labels)
+    cands, labeled = np.arange(20, 400), np.arange(20)
+    late = CombinedSampler(rare_quota=0.0, late_per_class=5, random_state=0)
+    early = CombinedSampler(rare_quota=0.0, late_per_class=6, random_state=0)
+    assert late.is_late(pool, labeled) and not early.is_late(pool, labeled)
+    unc, _ = uncertainty_scores(pool.proba[cands], "margin", False)
+    top = set(cands[np.argsort(-unc, kind="stable")[:12]].tolist())
+    assert set(late.query(pool, cands, labeled, n=12).indices.tolist()) == top  # margin sampling
+    plain = CombinedSampler(rare_quota=0.0, random_state=0).query(pool, cands, labeled, n=12)
+    assert early.query(pool, cands, labeled, n=12).indices.tolist() == plain.indices.tolist()
+    assert set(plain.indices.tolist()) != top  # density and cluster spread change the early batch
+
+
+def test_keyword_rule_hits_lead_the_rare_class_search() -> None:
+    from labelf_trainer.strategies.rare_class import rare_selection
+
+    rng = np.random.default_rng(0)
+    X = normalize(rng.normal(size=(60, 16)).astype(np.float32))
+    desc = normalize(rng.normal(size=(2, 16)).astype(np.float32))
+    far = np.argsort(X @ desc[1])[:2]  # a rule marks the two texts least like label "b"'s description for "b"
+    hits = np.zeros((60, 2), dtype=bool)
+    hits[far, 1] = True
+    candidates = np.arange(60)
+    plain = Pool(embeddings=X, classes=["a", "b"], label_embeddings=desc)
+    ruled = Pool(embeddings=X, classes=["a", "b"], label_embeddings=desc, rule_hits=hits)
+    labeled = np.zeros(0, dtype=np.int64)
+    before = rare_selection(plain, candidates, labeled, 4, rare_target=2, threshold=0.99)
+    after = rare_selection(ruled, candidates, labeled, 4, rare_target=2, threshold=0.99)
+    picked_b = [int(i) for i, r in zip(after.indices, after.reasons) if r["label"] == "b"]
+    assert sorted(picked_b) == sorted(int(i) for i in far)  # the rule's texts, although least like the description
+    assert not set(far.tolist()) & set(before.indices.tolist())
+    assert all("keyword rule" in r["summary"] for r in after.reasons if r["label"] == "b")
+    with pytest.raises(StrategyError, match="rule_hits has shape"):
+        Pool(embeddings=X, classes=["a", "b"], rule_hits=hits[:10])

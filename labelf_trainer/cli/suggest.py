@@ -33,12 +33,11 @@ def _report(res: "SuggestResult") -> None:
          + (f", {res.expired} expired suggestions returned to the pool" if res.expired else ""))
     info(f"language mix: batch {_mix(res.language_mix)} | pool {_mix(res.pool_languages)}")
     pr = res.progress
-    if pr.get("accuracy_interval"):
-        low, high = pr["accuracy_interval"]
-        info(f"the model's accuracy on the traffic: {pr['accuracy']:.1%} (90% interval {low:.1%}-{high:.1%})"
-             + (f"; the last round gained {pr['expected_gain']:.1%}" if pr.get("expected_gain") is not None else ""))
-    if pr.get("advice"):
-        info(f"advice: {pr['advice']}")
+    if pr:  # the stop advice of the model that scored the batch (loop/advice.py)
+        from ..loop.advice import StopAdvice
+
+        for line in StopAdvice(**{k: v for k, v in pr.items() if k != "advice"}).lines():
+            info(line)
 
 
 def suggest(

@@ -60,6 +60,10 @@ def train(
         "--language-adaptation", help="auto, on or off: self-train on unlabeled texts of languages with few labels "
         "(single-label embedding-head; auto = with a multilingual encoder; default: training.language_adaptation).")
     ] = None,
+    pool_learning: Annotated[str | None, typer.Option(
+        "--pool-learning", help="auto, self, propagation or off: also learn from pseudo-labels of the unlabeled "
+        "pool (single-label frozen-encoder models; auto = only where it wins on the held-out labels; default: "
+        "training.pool_learning).")] = None,
     deploy: Annotated[bool, typer.Option("--deploy/--no-deploy", help="Deploy the new version and make it "
                                          "the project's active model.")] = False,
     model: Annotated[int | None, typer.Option("--model", help="Add the version to this model id.")] = None,
@@ -95,7 +99,8 @@ def train(
                                    label_column=label_column) if eval_file is not None else None
         result = train_and_register(project, mtype, deploy=deploy, eval_split=eval_split, seed=seed,
                                     progress=not quiet, base=base, eval_data=eval_data, name=name, model_id=model,
-                                    log=None if quiet else info, language_adaptation=adaptation, **hyper)
+                                    log=None if quiet else info, language_adaptation=adaptation,
+                                    pool_learning=pool_learning, **hyper)
         if report is not None:
             from ..evaluation.report import write_report
 

@@ -82,8 +82,14 @@ def build_pool(project: "Project", items: list[Item], origins: list[str], labele
     for r, lang in zip(candidate_rows, detected):
         languages[int(r)] = lang
     index = {it.id: r for r, it in enumerate(items)}
+    rule_hits = None
+    if cfg.rules:  # keyword rules lead the rare-class and cold-start searches (they never label anything)
+        from ..quality.rules import label_hit_matrix
+
+        hits = label_hit_matrix(cfg, [it.text for it in items])
+        rule_hits = hits[:, [cfg.answer_labels.index(c) for c in classes]]
     return Pool(embeddings=X, classes=classes, proba=proba,
                 labels={index[i]: labs for i, labs in labeled.items() if i in index},
                 label_embeddings=np.asarray(zs.prototypes_, dtype=np.float32), languages=languages,
                 priority=np.array([traffic_priority(it, o) for it, o in zip(items, origins)]),
-                ids=[it.id for it in items], multi_label=cfg.multi_label)
+                ids=[it.id for it in items], multi_label=cfg.multi_label, rule_hits=rule_hits)

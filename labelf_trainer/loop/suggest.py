@@ -23,6 +23,7 @@ from ..embeddings.langid import language_mix
 from ..exceptions import StrategyError
 from ..explain import with_evidence
 from ..strategies import STRATEGIES, make_strategy
+from .advice import stop_advice
 from .pool import build_pool
 
 if TYPE_CHECKING:
@@ -164,14 +165,13 @@ def suggest(project: "Project", n: int = 50, strategy: str = "combined", seed: i
     return SuggestResult(batch_id, strategy, model_id if model is not None else None,
                          version if model is not None else None, seed, picked, len(candidate_rows),
                          len(labeled), len(pending), expired, pool_langs,
-                         _progress(project, model_id, version) if model is not None else {})
+                         _progress(project, model_id, version, len(picked)) if model is not None else {})
 
 
-def _progress(project: "Project", model_id: int, version: int | None) -> dict[str, Any]:
-    m = project.registry.get(model_id).version(version).metrics
-    stop = m.get("stopping") or {}
-    out = {k: m.get(k) for k in ("accuracy", "accuracy_interval", "accuracy_method") if m.get("accuracy_interval")}
-    out.update({k: stop[k] for k in ("advice", "stop", "kappa", "expected_gain", "weakest_labels") if k in stop})
-    return out
+def _progress(project: "Project", model_id: int, version: int | None, batch: int) -> dict[str, Any]:
+    """The stop advice (:mod:`.advice`) of the model that scored the batch, for a batch of this size; ``advice``
+    repeats the recommendation (the field's earlier name)."""
+    adv = stop_advice(project, model_id, version, next_batch=batch)
+    return {} if adv is None else {**adv.to_dict(), "advice": adv.recommendation}
 
 

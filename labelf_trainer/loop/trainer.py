@@ -30,6 +30,7 @@ from ..models.base import FrozenEncoderClassifier, TextClassifier
 from ..models.specs import model_spec, model_types
 from .adaptation import adaptation_mode, adaptation_pool, fit_adapted
 from .labels import TrainingData, labeled_data
+from .semi_supervised import AUTO_METHOD, DEFAULT_METHOD, fit_with_pool, pool_method
 from .stopping import stopping_advice
 from .trust import MIN_AUDIT_FOR_OOS_SHARE, HeldOut, Trust, fit_trust
 
@@ -108,7 +109,8 @@ def fit_and_evaluate(make_model: Callable[[], TextClassifier], data: TrainingDat
                      eval_split: float, seed: int, eval_data: TrainingData | None = None,
                      model_threshold: float | None = None, max_folds: int = 5, log: Log | None = None,
                      adapt: dict[str, np.ndarray] | None = None, pool: PoolSample | None = None,
-                     frozen: FrozenEncoderClassifier | None = None) -> tuple[TextClassifier, dict[str, Any], int]:
+                     frozen: FrozenEncoderClassifier | None = None, pool_learning: str = "off"
+                     ) -> tuple[TextClassifier, dict[str, Any], int]:
     """Train, calibrate, evaluate. Returns (final model, metrics, number of training examples of the final model).
 
     ``make_model()`` returns a fresh unfitted model. Held-out scores come from k-fold cross-validation for models on
@@ -118,6 +120,10 @@ def fit_and_evaluate(make_model: Callable[[], TextClassifier], data: TrainingDat
     label are not a class of the model: they are the detector's second reference. ``adapt`` (embeddings of unlabeled
     texts per language, see :mod:`.adaptation`) self-trains every fit of a frozen-encoder model. ``frozen``: a model
     on the project's frozen encoder whose ``embed`` gives the detector's embeddings (default: ``make_model()``'s).
+    ``pool_learning`` (:mod:`.semi_supervised`, ``self``, ``propagation`` or ``off``): every fit of a single-label
+    frozen-encoder model also learns from pseudo-labels of the ``pool`` sample's texts (never the evaluated ones);
+    ``auto``: the folds run with self-training and with labels only, and the better held-out accuracy decides
+    (labels only on a tie); ``metrics["pool_learning"]`` records both.
     """
     say = log or (lambda msg: None)
     multi, other = config.multi_label, config.oos_label
@@ -129,6 +135,15 @@ def fit_and_evaluate(make_model: Callable[[], TextClassifier], data: TrainingDat
     first = make_model()
     X = first.embed(data.texts) if isinstance(first, FrozenEncoderClassifier) else None  # embed once (cached)
     pseudo: dict[str, int] = {}
+    learn_texts, trust_pool = _split_pool(pool, seed) if (
+        pool_learning != "off" and X is not None and pool is not None and len(pool.texts) >= 2 and not adapt
+        and not multi) else ([], pool)
+    X_pool = first.embed(learn_texts) if learn_texts else None
+    pool_info: dict[str, Any] = {}
+    # "auto": self-training and labels only are both cross-validated; the better held-out accuracy is kept
+    candidates = ([AUTO_METHOD, "off"] if pool_learning == "auto" else [pool_learning]) if X_pool is not None \
+        else ["off"]
+    method = candidates[0]
 
     def _fit(model: TextClassifier, d: TrainingData, Xd: np.ndarray | None) -> TextClassifier:
         if Xd is None or not isinstance(model, FrozenEncoderClassifier):
@@ -136,28 +151,55 @@ def fit_and_evaluate(make_model: Callable[[], TextClassifier], data: TrainingDat
         if adapt:
             pseudo.update(fit_adapted(model, Xd, d.labels, adapt))
             return model
+        if X_pool is not None and method != "off":
+            pool_info.clear()
+            pool_info.update(fit_with_pool(model, Xd, d.labels, X_pool, method=method, seed=seed))
+            return model
         return model.fit_embeddings(Xd, d.labels)
 
     plan = plan_split(data.labels, multi_label=multi, eval_split=eval_split, seed=seed, max_folds=max_folds,
                       holdout=X is None)
     say(plan.describe() + (" (held-out scores for calibration)" if eval_data is not None else ""))
-    final: TextClassifier | None = None
-    raw = np.zeros((len(data), len(classes)))
-    for f in range(plan.k):
-        if plan.k > 1:
-            say(f"fold {f + 1}/{plan.k}")
-        tr, ev = plan.train_indices(f), plan.folds[f]
-        m = _fit(make_model() if f else first, data.subset(tr), X[tr] if X is not None else None)
-        raw[ev] = _raw(m, [data.texts[i] for i in ev], X[ev] if X is not None else None)
-        if plan.method == "holdout":
-            final = m  # a slow model is not trained twice: the hold-out model is the final one
+
+    def _heldout(reuse_first: bool) -> tuple[np.ndarray, TextClassifier | None]:
+        final: TextClassifier | None = None
+        raw = np.zeros((len(data), len(classes)))
+        for f in range(plan.k):
+            if plan.k > 1:
+                say(f"fold {f + 1}/{plan.k}" + (f" (pool learning {method})" if len(candidates) > 1 else ""))
+            tr, ev = plan.train_indices(f), plan.folds[f]
+            m = _fit(first if reuse_first and not f else make_model(), data.subset(tr),
+                     X[tr] if X is not None else None)
+            raw[ev] = _raw(m, [data.texts[i] for i in ev], X[ev] if X is not None else None)
+            if plan.method == "holdout":
+                final = m  # a slow model is not trained twice: the hold-out model is the final one
+        return raw, final
+
+    raw, final = _heldout(True)
     rows = plan.eval_indices
+    chosen: dict[str, Any] = {}
+    if len(candidates) > 1:
+        names = np.asarray(classes, dtype=object)
+        truth = np.asarray([data.labels[i] for i in rows], dtype=object)
+        acc = {method: float((names[raw[rows].argmax(axis=1)] == truth).mean())}
+        first_try = (raw, final, method)
+        method = candidates[1]
+        raw, final = _heldout(False)
+        acc[method] = float((names[raw[rows].argmax(axis=1)] == truth).mean())
+        if acc[first_try[2]] > acc[method]:  # pool learning only where it wins on the held-out labels
+            raw, final, method = first_try
+        chosen = {"chosen": method, "heldout_accuracy": {k: round(v, 4) for k, v in acc.items()}}
+        say(f"pool learning: {method} (held-out accuracy " + ", ".join(f"{k} {v:.3f}" for k, v in acc.items())
+            + ")")
     if final is None:
         say(f"final model on all {len(data)} labeled texts")
         final = _fit(make_model(), data, X)
     n_train = len(data) - (len(rows) if plan.method == "holdout" else 0)
     held = HeldOut(rows, raw[rows], plan.method, plan.k, plan.describe())
-    trust = _fit_trust(config, final, frozen or first, data, X, held, others, pool, seed)
+    # a model that learned from pool texts is more confident on them than on new traffic: the accuracy estimate and
+    # the auto band then read the other half of the sample, which it never saw
+    trust = _fit_trust(config, final, frozen or first, data, X, held, others,
+                       trust_pool if method != "off" else pool, seed)
     final.attach(trust.calibration, trust.out_of_scope)
     answer = list(final.classes_ or [])
     threshold = final.threshold
@@ -190,6 +232,8 @@ def fit_and_evaluate(make_model: Callable[[], TextClassifier], data: TrainingDat
     _headline(metrics)
     if pseudo:  # the final model's pseudo-labels per language (it is fitted last)
         metrics["language_adaptation"] = {"pseudo_labels": dict(pseudo)}
+    if pool_info or chosen:  # the final model's (it is fitted last)
+        metrics["pool_learning"] = {**(pool_info if method != "off" else {"method": "off"}), **chosen}
     return final, metrics, n_train
 
 
@@ -248,6 +292,15 @@ def _headline(metrics: dict[str, Any]) -> None:
 
 #: Unlabeled pool texts scored for the auto band and the accuracy estimate (a seeded uniform sample): all texts up
 #: to this size for models on a frozen encoder (their embeddings are cached), fewer for slow model types.
+def _split_pool(pool: PoolSample, seed: int) -> tuple[list[str], PoolSample]:
+    """Two disjoint halves of a pool sample: texts to learn from (pseudo-labels) and the sample the accuracy
+    estimate and the auto band are measured on."""
+    order = np.random.default_rng(seed + 7919).permutation(len(pool.texts))
+    learn, keep = np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2:])
+    return ([pool.texts[i] for i in learn],
+            PoolSample([pool.texts[i] for i in keep], pool.n_unlabeled, pool.audit_ids, pool.audit_other_share))
+
+
 POOL_SAMPLE = 5000
 POOL_SAMPLE_SLOW = 1000
 
@@ -281,7 +334,8 @@ def train_and_register(project: "Project", model_type: str | None = "embedding-h
                        eval_split: float | None = None, seed: int | None = None, progress: bool = True, *,
                        base: str | None = None, eval_data: TrainingData | None = None, name: str | None = None,
                        model_id: int | None = None, data: TrainingData | None = None, log: Log | None = None,
-                       language_adaptation: str | bool | None = None, **hyper: Any) -> TrainResult:
+                       language_adaptation: str | bool | None = None, pool_learning: str | None = None,
+                       **hyper: Any) -> TrainResult:
     """Train ``model_type`` on the project's annotations, evaluate it, and register it as a new version.
 
     The version goes to ``model_id`` if given, else to the project's model of that type and name (one is created
@@ -289,6 +343,10 @@ def train_and_register(project: "Project", model_type: str | None = "embedding-h
     the seed are recorded with the version. ``base`` overrides the config's encoder. ``language_adaptation``
     (``auto``, ``on`` or ``off``; default: ``training.language_adaptation``) self-trains a single-label
     embedding-head on the unlabeled texts of languages that have few labels (:mod:`.adaptation`).
+    ``pool_learning`` (``auto``, ``self``, ``propagation``, ``off``; default: ``training.pool_learning`` when the
+    config has it, else :data:`~.semi_supervised.DEFAULT_METHOD`, ``auto``) trains a single-label frozen-encoder
+    model on pseudo-labels of the unlabeled pool too (:mod:`.semi_supervised`; ``auto``: where it wins on the
+    held-out labels); language adaptation, when it runs, replaces it.
     """
     t0 = time.perf_counter()
     cfg = project.config
@@ -323,9 +381,12 @@ def train_and_register(project: "Project", model_type: str | None = "embedding-h
                            else (None, {"enabled": False, "reason": why_not}))
     adapt_params["mode"] = mode
     frozen_type = model_spec(model_type).frozen_encoder
+    pool_mode, pool_why_not = pool_method(
+        pool_learning if pool_learning is not None else getattr(cfg.training, "pool_learning", DEFAULT_METHOD),
+        frozen=frozen_type, multi_label=cfg.multi_label, adapting=bool(adapt))
     model, metrics, n_train = fit_and_evaluate(
         make, data, config=cfg, eval_split=eval_split, seed=seed, eval_data=eval_data, model_threshold=threshold,
-        max_folds=5 if frozen_type else 3, log=log, adapt=adapt,
+        max_folds=5 if frozen_type else 3, log=log, adapt=adapt, pool_learning=pool_mode,
         pool=pool_sample(project, exclude, seed, size=POOL_SAMPLE if frozen_type else POOL_SAMPLE_SLOW),
         frozen=None if frozen_type or cfg.out_of_scope is None else build_model(
             "embedding-head", labels=classes, multi_label=cfg.multi_label, encoder=cfg.encoder, seed=seed,
@@ -335,7 +396,8 @@ def train_and_register(project: "Project", model_type: str | None = "embedding-h
     params = {"type": model_type, "encoder": encoder, "seed": seed, "eval_split": eval_split,
               "hyperparameters": {k: v for k, v in hyper.items() if v is not None},
               "model_params": model.get_params(),
-              "language_adaptation": adapt_params}
+              "language_adaptation": adapt_params,
+              "pool_learning": {"method": pool_mode, **({"reason": pool_why_not} if pool_why_not else {})}}
     name = name or f"{cfg.project} ({model_type})"
     reg = project.registry
     target = model_id if model_id is not None else _find_model_id(project, model_type, name)

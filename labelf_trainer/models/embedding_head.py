@@ -89,8 +89,10 @@ class LogisticHead:
 
     @classmethod
     def fit(cls, X: np.ndarray, targets: np.ndarray, n_classes: int, *, multi_label: bool, C: float = DEFAULT_C,
-            max_iter: int = 2000, random_state: int | None = 42) -> "LogisticHead":
-        """Fit on embeddings; labels without examples get a score of ~0 (single-label) or their smoothed prior."""
+            max_iter: int = 2000, random_state: int | None = 42,
+            sample_weight: np.ndarray | None = None) -> "LogisticHead":
+        """Fit on embeddings (``sample_weight``: one weight per row, e.g. pseudo-labels below 1); labels without
+        examples get a score of ~0 (single-label) or their smoothed prior."""
         from sklearn.linear_model import LogisticRegression
 
         X = np.asarray(X, dtype=np.float64)
@@ -110,13 +112,13 @@ class LogisticHead:
                         prior = (y.sum() + 0.5) / (len(y) + 1.0)
                         intercept[j] = np.log(prior / (1 - prior))
                     else:
-                        m = lr().fit(X, y)
+                        m = lr().fit(X, y, sample_weight=sample_weight)
                         coef[j], intercept[j] = m.coef_[0], m.intercept_[0]
             else:
                 present = np.unique(targets)
                 if len(present) < 2:
                     raise ModelError("training data has only one label; at least two different labels are needed")
-                m = lr().fit(X, targets)
+                m = lr().fit(X, targets, sample_weight=sample_weight)
                 if len(present) == 2:  # binary sklearn model: one weight vector for the second class
                     coef[present[1]], intercept[present[1]] = m.coef_[0], m.intercept_[0]
                 else:
@@ -222,12 +224,14 @@ class EmbeddingHeadClassifier(LongTextsFrozen, FrozenEncoderClassifier):
             raise ModelError(f"{len(texts)} texts but {len(y)} labels")
         return self.fit_embeddings(self.embed(texts), y)
 
-    def fit_embeddings(self, X: np.ndarray, y: Sequence[Any]) -> "EmbeddingHeadClassifier":
-        """Fit the head on precomputed embeddings of this model's encoder."""
+    def fit_embeddings(self, X: np.ndarray, y: Sequence[Any],
+                       sample_weight: np.ndarray | None = None) -> "EmbeddingHeadClassifier":
+        """Fit the head on precomputed embeddings of this model's encoder (``sample_weight``: per row, default 1)."""
         classes = resolve_classes(y, self.labels, self.multi_label)
         targets = encode_targets(y, classes, self.multi_label)
         self.head_ = LogisticHead.fit(X, targets, len(classes), multi_label=self.multi_label, C=self.args.C,
-                                      max_iter=self.args.max_iter, random_state=self.random_state)
+                                      max_iter=self.args.max_iter, random_state=self.random_state,
+                                      sample_weight=sample_weight)
         self._fitted(classes)
         return self
 

@@ -62,6 +62,7 @@ class Pool:
     ``labels``: row index -> labels of the labeled rows. ``label_embeddings``: (C, d) embedded label descriptions
     (``LabelSpec.prompt``), used by the rare-class and cold-start searches. ``languages``: ISO 639-1 code per row
     (``"unknown"`` allowed) or ``None``. ``priority``: per-row boost >= 0 (e.g. low-confidence service traffic).
+    ``rule_hits``: (N, C) booleans, a keyword rule of label c marks row r (the config's ``rules:``), or ``None``.
     """
 
     embeddings: np.ndarray
@@ -73,6 +74,7 @@ class Pool:
     priority: np.ndarray | None = None
     ids: Sequence[str] | None = None
     multi_label: bool = False
+    rule_hits: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.embeddings.shape[0]
@@ -81,6 +83,8 @@ class Pool:
         if self.label_embeddings is not None and self.label_embeddings.shape[0] != len(self.classes):
             raise StrategyError(f"label_embeddings has {self.label_embeddings.shape[0]} rows for "
                                 f"{len(self.classes)} classes")
+        if self.rule_hits is not None and self.rule_hits.shape != (n, len(self.classes)):
+            raise StrategyError(f"rule_hits has shape {self.rule_hits.shape}, expected ({n}, {len(self.classes)})")
         for name, seq in (("languages", self.languages), ("priority", self.priority), ("ids", self.ids)):
             if seq is not None and len(seq) != n:
                 raise StrategyError(f"{name} has {len(seq)} entries for {n} pool rows")

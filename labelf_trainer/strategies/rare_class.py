@@ -32,6 +32,9 @@ __all__ = ["RareClassSearch", "rare_label_scores", "rare_selection"]
 #: The model's probability for a label counts only if it varies at least this much over the candidates: a model
 #: trained without examples of the label gives it ~0 everywhere, and standardizing that would amplify noise.
 MIN_P_SPREAD = 0.05
+#: Added to the (z-scored) score of a candidate that a keyword rule marks for the label (``rules:`` in the config):
+#: it exceeds any spread of the z-scored signals, so rule hits come first, ordered by those signals.
+RULE_BONUS = 10.0
 #: Candidates sorted per label at first (more are sorted only if near-duplicates use them up).
 TOP_K = 512
 
@@ -61,6 +64,9 @@ def rare_label_scores(pool: Pool, candidates: np.ndarray, indices_labeled: np.nd
         signals["p"] = pool.proba[candidates, label].astype(np.float64)
         if signals["p"].max() - signals["p"].min() >= MIN_P_SPREAD or not parts:
             score += _z(signals["p"])
+    if pool.rule_hits is not None and pool.rule_hits[candidates, label].any():
+        signals["rule"] = pool.rule_hits[candidates, label].astype(np.float64)
+        score += RULE_BONUS * signals["rule"]  # a text a keyword rule marks for the label goes first
     return score, signals
 
 
@@ -135,7 +141,8 @@ def rare_selection(pool: Pool, candidates: np.ndarray, indices_labeled: np.ndarr
             reasons.append({"component": "rare", "label": name, "labeled": int(counts[c]), "target": rare_target,
                             **info, "summary": f"rare label '{name}' ({counts[c]}/{rare_target} labeled)"
                             + (f", description match {info['similarity']:.2f}" if "similarity" in info else "")
-                            + (f", p={info['p']:.2f}" if "p" in info else "")})
+                            + (f", p={info['p']:.2f}" if "p" in info else "")
+                            + (", keyword rule" if info.get("rule") else "")})
             given[c] += 1
             if given[c] >= deficit[c]:
                 active.remove(c)

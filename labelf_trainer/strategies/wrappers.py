@@ -142,7 +142,8 @@ class DescriptionQuota(Wrapper):
             reason.update(component="description",
                           summary=f"close to the description of '{reason['label']}'"
                           + (f" (match {reason['similarity']:.2f})" if "similarity" in reason else "")
-                          + (f", zero-shot p={reason['p']:.2f}" if "p" in reason else ""))
+                          + (f", zero-shot p={reason['p']:.2f}" if "p" in reason else "")
+                          + (", keyword rule" if reason.get("rule") else ""))
             reason.pop("target", None)
         return _rest_from_base(self.base, ranking, desc, n, chosen)
 
