@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import evaluate, keys, labeling, models, predict, project, quality, serve, suggest, train
+from . import evaluate, keys, labeling, labels, models, predict, project, quality, serve, suggest, train
 from ._utils import err, make_app
 from .errors import report
 
@@ -32,6 +32,7 @@ app.command("review")(quality.review)
 app.command("agreement")(quality.agreement)
 app.command("rules")(quality.rules)
 app.command("discover")(quality.discover)
+app.add_typer(labels.app, name="labels")
 
 
 def main(argv: list[str] | None = None) -> int:

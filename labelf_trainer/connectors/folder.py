@@ -136,5 +136,5 @@ class FolderConnector:
         cfg = self.project.config
         stats = ingest(self.project.ws, SOURCE, tasks, target=self.target, known_labels=cfg.answer_labels,
                        policy=policy or cfg.labeling.conflict_policy, multi_label=cfg.multi_label, complete=True,
-                       stats=PullResult(self.target, seen=sum(len(t.annotations) for t in tasks)))
+                       canonical=cfg.canonical_label, stats=PullResult(self.target, seen=sum(len(t.annotations) for t in tasks)))
         return effective_pairs(self.project.ws, stats)

@@ -11,7 +11,9 @@ it counts for:
 - ``skipped``: the annotator skipped (cancelled) the task;
 - ``deleted``: the annotation was deleted in the tool.
 
-A whole pull is one transaction, and labels missing from the config raise :class:`UnknownLabelError` before
+Labels renamed or merged since the tool's annotation was made (``labelf labels rename|merge``) are read under
+their current name (:func:`canonical_tasks`, the workspace's alias table). A whole pull is one transaction, and
+labels missing from the config raise :class:`UnknownLabelError` before
 anything is written. Writing the same state twice changes no row. The history is kept: an edit re-inserts the row
 under a new id (it becomes the item's latest), a deletion only marks it.
 """
@@ -20,7 +22,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..exceptions import DataError, UnknownLabelError
@@ -28,7 +31,8 @@ from ..store import Workspace, utcnow
 from ..types import Item, stable_id
 from .base import PulledAnnotation, PulledTask, PullResult
 
-__all__ = ["POLICIES", "check_pulled_labels", "external_id", "ingest", "mark_deleted", "resolve", "effective_pairs"]
+__all__ = ["POLICIES", "canonical_tasks", "check_pulled_labels", "external_id", "ingest", "mark_deleted", "resolve",
+           "effective_pairs"]
 
 POLICIES = ("majority", "latest", "conflict")
 
@@ -66,10 +70,29 @@ def _shown(tasks: Iterable[PulledTask]) -> str:
     return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
 
 
+def canonical_tasks(tasks: Iterable[PulledTask], aliases: Mapping[str, str] | None = None,
+                    canonical: Callable[[str], str] | None = None) -> list[PulledTask]:
+    """The tasks with every label under its current name: ``aliases`` (old name -> current name, from
+    ``labelf labels rename|merge``), then ``canonical`` (e.g. ``ProjectConfig.canonical_label``: the out-of-scope
+    label's aliases). Labels repeated after mapping are kept once."""
+    def name(lab: str) -> str:
+        lab = (aliases or {}).get(lab, lab)
+        return canonical(lab) if canonical is not None else lab
+
+    out = []
+    for t in tasks:
+        anns = tuple(replace(a, labels=tuple(dict.fromkeys(name(lab) for lab in a.labels))) for a in t.annotations)
+        out.append(t if anns == t.annotations else replace(t, annotations=anns))
+    return out
+
+
 def check_pulled_labels(tasks: Iterable[PulledTask], known: Sequence[str], target: str, *,
-                        multi_label: bool = True) -> None:
+                        multi_label: bool = True, aliases: Mapping[str, str] | None = None,
+                        canonical: Callable[[str], str] | None = None) -> None:
     """Raise :class:`UnknownLabelError` listing labels (and tasks) that the config does not define, and
-    :class:`DataError` for annotations with several choices when the project is single-label."""
+    :class:`DataError` for annotations with several choices when the project is single-label. Labels are read
+    under their current names first (:func:`canonical_tasks`)."""
+    tasks = canonical_tasks(tasks, aliases, canonical)
     known_set = set(known)
     unknown: dict[str, list[PulledTask]] = {}
     several: list[PulledTask] = []
@@ -152,10 +175,14 @@ def _apply_task(ws: Workspace, source: str, task: PulledTask, *, policy: str, mu
 
 def ingest(ws: Workspace, source: str, tasks: Sequence[PulledTask], *, target: str, known_labels: Sequence[str],
            policy: str = "majority", multi_label: bool = False, complete: bool = True,
-           state: dict[str, Any] | None = None, stats: PullResult | None = None) -> PullResult:
+           state: dict[str, Any] | None = None, stats: PullResult | None = None,
+           canonical: Callable[[str], str] | None = None) -> PullResult:
     """Write the tasks' annotations in one transaction (``complete``: the tasks carry all their annotations, so
     stored ones they lack were deleted). ``state``: kv entries written in the same transaction (the pull cursor).
+    Labels are stored under their current names: the workspace's aliases of renamed and merged labels, then
+    ``canonical`` (pass ``config.canonical_label`` so the out-of-scope aliases count as that label).
     """
+    tasks = canonical_tasks(tasks, ws.annotations.aliases(), canonical)
     check_pulled_labels(tasks, known_labels, target, multi_label=multi_label)
     stats = stats or PullResult(target)
     with ws.transaction():

@@ -20,7 +20,12 @@ from .db import utcnow
 if TYPE_CHECKING:
     from .db import Workspace
 
-__all__ = ["AnnotationStore", "COLUMNS"]
+__all__ = ["AnnotationStore", "COLUMNS", "ALIASES_KEY", "RELABEL_LOG_KEY"]
+
+ALIASES_KEY = "labels.aliases"
+"""kv entry: ``{old name: current name}`` for renamed and merged labels (what pulls and label files map)."""
+RELABEL_LOG_KEY = "labels.relabel_log"
+"""kv entry: one record per :meth:`AnnotationStore.relabel` (its mapping and each changed row's old labels)."""
 
 COLUMNS = ("item_id", "labels", "annotator", "source", "external_id", "status", "created_at", "updated_at")
 
@@ -137,3 +142,44 @@ class AnnotationStore:
         rows = self.ws.query("SELECT item_id FROM annotations WHERE source = ? AND external_id LIKE ? ESCAPE '\\' "
                              "ORDER BY id LIMIT 1", (source, _like(external_id_prefix)))
         return rows[0]["item_id"] if rows else None
+
+    # -- renamed and merged labels (labelf labels rename|merge) ----------------------------------------------
+    def aliases(self) -> dict[str, str]:
+        """Old label names -> the names they became (``labelf labels rename``/``merge``)."""
+        return dict(self.ws.kv.get(ALIASES_KEY, {}))
+
+    def relabel(self, mapping: dict[str, str], *, aliases: dict[str, str] | None = None,
+                note: dict[str, Any] | None = None) -> tuple[int, int]:
+        """Rename labels in every annotation row (any status, any source), in one transaction.
+
+        Rows are changed in place, not re-inserted: a rename is not a new judgement, so each item's history keeps
+        its order (the newest still wins), the rows of an external tool keep their ``(source, external_id)`` and
+        agreement still sees the same annotators. The history is kept in the kv entry :data:`RELABEL_LOG_KEY`: the
+        mapping, ``note``, and every changed row's id with its labels before. ``aliases`` (if given) replaces
+        :data:`ALIASES_KEY` in the same transaction. Returns (rows changed, items touched).
+        """
+        changed: list[tuple[int, str]] = []
+        items: set[str] = set()
+        with self.ws.transaction() as c:
+            for r in c.execute("SELECT id, item_id, labels FROM annotations").fetchall():
+                old = json.loads(r["labels"])
+                if not any(lab in mapping for lab in old):
+                    continue
+                new = json.dumps(sorted(dict.fromkeys(mapping.get(lab, lab) for lab in old)))
+                c.execute("UPDATE annotations SET labels = ? WHERE id = ?", (new, r["id"]))
+                changed.append((int(r["id"]), r["labels"]))
+                items.add(r["item_id"])
+            log = list(self.ws.kv.get(RELABEL_LOG_KEY, []))
+            log.append({"at": utcnow(), "mapping": mapping, **(note or {}), "rows": changed})
+            self.ws.kv.set(RELABEL_LOG_KEY, log)
+            if aliases is not None:
+                self.ws.kv.set(ALIASES_KEY, aliases)
+        return len(changed), len(items)
+
+    def label_counts(self) -> dict[str, int]:
+        """Labeled texts per label (effective labels, as :meth:`labeled`)."""
+        counts: dict[str, int] = {}
+        for labels in self.labeled().values():
+            for lab in labels:
+                counts[lab] = counts.get(lab, 0) + 1
+        return counts

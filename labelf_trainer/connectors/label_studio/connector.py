@@ -33,7 +33,7 @@ from ..base import CheckLine, ConnectorError, ConnectorNotFoundError, LabelMisma
 from ..ingest import effective_pairs, ingest
 from ..tasks import item_rows, pre_annotate
 from .client import make_client, normalize_url, translate_errors
-from .convert import SOURCE, task_key, timestamp, to_ls_task, to_pulled_task
+from .convert import SOURCE, timestamp, to_ls_task, to_pulled_task
 from .dialogue import is_dialogue
 from .schema import ID_FIELD, LabelSchema, labeling_config, parse_labeling_config
 
@@ -294,6 +294,7 @@ class LabelStudioConnector:
         stats = ingest(self.ws, SOURCE, tasks, target=self.target, known_labels=self.project.config.answer_labels,
                        policy=policy or self.project.config.labeling.conflict_policy, multi_label=self.project.config.multi_label,
                        complete=True, state={cursor_key: newest} if newest else None,
+                       canonical=self.project.config.canonical_label,
                        stats=PullResult(self.target, project_id=pid, seen=sum(len(t.annotations) for t in tasks)))
         return effective_pairs(self.ws, stats)
 

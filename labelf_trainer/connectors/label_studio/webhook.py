@@ -32,7 +32,8 @@ def ingest_webhook(project: "Project", payload: dict[str, Any]) -> PullResult | 
                         labels=tuple(cfg.answer_labels))
         t = to_pulled_task({**task, "annotations": [ann]}, pid, schema, {})
         return ingest(project.ws, SOURCE, [t], target=f"Label Studio project {pid}", known_labels=cfg.answer_labels,
-                      policy=cfg.labeling.conflict_policy, multi_label=cfg.multi_label, complete=False)
+                      policy=cfg.labeling.conflict_policy, multi_label=cfg.multi_label, complete=False,
+                      canonical=cfg.canonical_label)
     if action == "ANNOTATIONS_DELETED":
         anns = payload.get("annotations") or []
         pid = int(proj.get("id") or (anns[0].get("project") if anns else 0) or 0)
