@@ -159,3 +159,20 @@ def test_a_missing_extra_is_named_not_a_traceback(cli, cli_project: Path, monkey
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the [serve] extra were not installed
     assert error_line(cli("serve", cwd=cli_project)) == \
         "error: this command needs the uvicorn package: pip install 'labelf-trainer[serve]'"
+
+
+def test_predict_explain_names_the_deciding_part(cli, cli_project: Path) -> None:
+    call = ("Agent: Good morning, how can I help?\nCustomer: Just checking the weather here, all sunny.\n"
+            "Agent: Anything else today?\nCustomer: Yes. I want to cancel my contract at the end of the month.")
+    r = cli("predict", "1", call, "--explain", "--format", "json", cwd=cli_project)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)["results"][0]
+    top = res["predictions"][0]["label"]
+    ev = res["evidence"]
+    assert [e["label"] for e in ev] == [top]  # single-label: the top label's excerpt
+    start, end = ev[0]["start"], ev[0]["end"]
+    assert 0 <= start < end <= len(call) and call[start:end].strip()
+    table = cli("predict", "1", call, "--explain", cwd=cli_project)
+    assert table.returncode == 0 and "where" in table.stdout
+    assert "--explain works with TEXT arguments" in error_line(
+        cli("predict", "1", "--input", "in.csv", "--explain", cwd=cli_project))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..loop.project import POINTER_FILE, ImportResult, Project
 from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, print_table
+
+if TYPE_CHECKING:  # the project (config, store, registry) loads inside each command: `labelf --help` starts fast
+    from ..loop.project import ImportResult, Project
 
 
 def _report(r: ImportResult) -> None:
@@ -44,6 +46,7 @@ def init(config: Annotated[Path, typer.Argument(help="Project config YAML (see c
     """
     from ..config import load_config
     from ..io_utils import atomic_writer
+    from ..loop.project import POINTER_FILE, Project
 
     cfg = load_config(config)
     with Project.open(cfg, create=True) as project:
@@ -60,20 +63,48 @@ def init(config: Annotated[Path, typer.Argument(help="Project config YAML (see c
 
 
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV, JSONL, Parquet or TXT file of texts.")],
+    file: Annotated[str | None, typer.Argument(
+        help="A CSV, TSV, JSONL, Parquet, TXT, PDF or DOCX file, a folder of them, or a glob ('calls/*.csv').")] = None,
     config: ConfigOpt = None,
     text_column: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
     id_column: Annotated[str | None, typer.Option(help="Column holding a stable id (default: content hash).")] = None,
     label_column: Annotated[str | None, typer.Option(help="Column holding gold labels (optional).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="auto, csv, jsonl, parquet or txt.")] = "auto",
+    dataset: Annotated[str | None, typer.Option(
+        help="A Hugging Face dataset instead of FILE: a save_to_disk folder or a Hub id.")] = None,
+    split: Annotated[str | None, typer.Option(help="Split of --dataset.")] = None,
+    embed: Annotated[bool, typer.Option("--embed", help="Also embed the new texts into the embedding cache "
+                                                        "(what suggest and train read).")] = False,
+    chunk_size: Annotated[int, typer.Option(help="Texts per transaction.")] = 5000,
+    runtime: Annotated[str, typer.Option(help="--embed: auto (ONNX fp32 for sentence-transformers encoders, else "
+                                              "torch), torch or onnx.")] = "auto",
 ) -> None:
-    """Import texts into the pool; importing the same file twice adds nothing.
+    """Import texts into the pool, streamed in chunks; importing the same input twice adds nothing, so after an
+    interruption the same command continues.
 
-    Example: labelf import calls.jsonl --id-column call_id
+    Examples:
+      labelf import calls.jsonl --id-column call_id
+      labelf import contracts/ --embed               # every PDF and DOCX file below contracts/
+      labelf import --dataset ./my_dataset --split train
     """
+    from ..batch.ingest import IMPORT_RUNTIMES, import_stream
+    from ..data.sources import open_source
+    from ..exceptions import DataError
+    from ..loop.project import Project
+
+    if chunk_size < 1:
+        raise DataError(f"--chunk-size must be at least 1, got {chunk_size}")
+    if runtime not in IMPORT_RUNTIMES:
+        raise DataError(f"--runtime must be one of {', '.join(IMPORT_RUNTIMES)}, not {runtime!r}")
     with Project.open(config) as project:
-        _report(project.import_file(file, fmt=fmt, text_column=text_column, id_column=id_column,
-                                    label_column=label_column))
+        source = open_source(file, dataset=dataset, split=split, fmt=fmt, text_column=text_column,
+                             id_column=id_column, label_column=label_column)
+        try:
+            report = import_stream(project, source, chunk_size=chunk_size, embed=embed, runtime=runtime)
+        except KeyboardInterrupt:
+            info("interrupted: the chunks imported so far are kept; run the same command again to continue")
+            raise typer.Exit(130) from None
+    info(report.summary())
 
 
 def _active_accuracy(project: Project) -> dict[str, Any]:
@@ -94,7 +125,13 @@ def _active_accuracy(project: Project) -> dict[str, Any]:
 
 
 def status(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
-    """Summary of the workspace: pool, annotations, models."""
+    """Summary of the workspace: pool, annotations, models, the active model's accuracy on the traffic and whether to
+    keep labeling, suspect labels."""
+    from ..loop.advice import status_advice
+    from ..loop.project import Project
+    from ..loop.taxonomy import label_rows
+    from ..quality.state import suspect_count
+
     check_format(fmt)
     with Project.open(config) as project:
         ws = project.ws
@@ -107,8 +144,21 @@ def status(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
             "models": len(project.registry.list()),
             "active_model_id": project.registry.active_model_id(),
         }
-        summary.update(_active_accuracy(project))
+        fields, lines = status_advice(project)  # accuracy on the traffic, expected gain, weakest labels, advice
+        summary.update(fields or _active_accuracy(project))
+        suspects = suspect_count(project)  # from the last `labelf review`
+        if suspects is not None:
+            summary["suspect_labels"] = suspects["still_suspect"]
+            lines.append(f"suspect labels: {suspects['still_suspect']} of the {suspects['flagged']} the last review "
+                         f"flagged ({suspects['at']}) have not been looked at since (`labelf review`)")
+        unknown = [r["label"] for r in label_rows(project) if r.get("in_active_model") is False]
+        if unknown:
+            summary["labels_not_in_active_model"] = unknown
+            lines.append(f"the active model does not know {', '.join(unknown)}: retrain it (`labelf train`)")
     if fmt == "json":
         emit_json(summary)
     else:
-        print_table(None, ["field", "value"], [[k, v] for k, v in summary.items()])
+        print_table(None, ["field", "value"], [[k, v] for k, v in summary.items()
+                                               if k not in ("weakest_labels", "labels_not_in_active_model")])
+        for line in lines:
+            info(line)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -17,22 +17,6 @@ def _pct(x: float | None) -> str:
 
 def _num(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
-
-
-def _read_records(file: Path) -> tuple[list[dict[str, Any]], list[str], int]:
-    """Rows of a CSV or JSONL label file (missing values as None), its columns, and the number of its first row."""
-    import pandas as pd
-
-    from ..data import detect_format, read_frame
-    from ..exceptions import DataError
-
-    fmt = detect_format(file)
-    if fmt not in ("csv", "jsonl"):
-        raise DataError(f"{file}: labels are read from CSV or JSONL files, not {fmt}")
-    df = read_frame(file, fmt)
-    records = df.to_dict("records") if len(df) else []
-    records = [{k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()} for r in records]
-    return records, list(df.columns), 2 if fmt == "csv" else 1
 
 
 def review(
@@ -109,7 +93,9 @@ def agreement(
         raise typer.BadParameter(f"--limit must be 0 or more, not {limit}")
     with open_project(config) as project:
         if file is not None:
-            records, columns, first = _read_records(file)
+            from ..data import read_label_records
+
+            records, columns, first = read_label_records(file)
             done = import_votes(project, records, where=str(file), annotator_column=annotator_column,
                                 id_column=id_column, label_column=label_column, first_row=first, columns=columns)
             info(f"recorded {sum(d.written for d in done)} labels from {len(done)} annotator(s) in {file}")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..exceptions import ConnectorError, DataError, LabelfError
+from ..exceptions import ConnectorError, LabelfError
 from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, model_ref, open_project, print_table
 
 if TYPE_CHECKING:
@@ -115,19 +115,12 @@ def label(
       labelf label batch.csv
       labelf label reviewed.jsonl --label-column gold --annotator anna
     """
-    import pandas as pd
-
-    from ..data import detect_format, read_frame
+    from ..data import read_label_records
     from ..loop.labels import import_labels
 
-    fmt = detect_format(file)
-    if fmt not in ("csv", "jsonl"):
-        raise DataError(f"{file}: labels are read from CSV or JSONL files, not {fmt}")
-    df = read_frame(file, fmt)
-    records = df.to_dict("records") if len(df) else []
-    records = [{k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()} for r in records]
+    records, columns, first_row = read_label_records(file)
     with open_project(config) as project:
         res = import_labels(project, records, where=str(file), annotator=annotator, id_column=id_column,
-                            label_column=label_column, first_row=2 if fmt == "csv" else 1, columns=list(df.columns))
+                            label_column=label_column, first_row=first_row, columns=columns)
     batches = f"; batches {', '.join(map(str, res.batches_touched))} updated" if res.batches_touched else ""
     info(f"recorded {res.written} labels from {file} ({res.skipped_blank} rows without a label skipped){batches}")

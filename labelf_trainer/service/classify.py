@@ -156,7 +156,7 @@ class ClassifyService:
     def classify(self, req: ClassifyRequest) -> dict[str, Any]:
         t0 = time.perf_counter()
         served = self._saved_model(req.classifier) if req.classifier is not None else None
-        key = json.dumps({**req.model_dump(exclude={"cache"}), "served": served and [served.id, served.version],
+        key = json.dumps({**req.model_dump(exclude={"cache", "file"}), "served": served and [served.id, served.version],
                           "encoder": self.encoder}, sort_keys=True, ensure_ascii=False)
         if req.cache:
             hit = self.responses.get(key)

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator,
+                      model_validator)
 
 from ..config import MAX_TEXT_CHARS
 
 __all__ = [
-    "MAX_TEXTS", "MAX_MODEL_ID", "InferenceRequest", "InferenceResponse", "Prediction", "ScoredPrediction",
-    "ModelSetting", "MultiInferenceRequest", "MultiInferenceResponse", "MultiInferenceResult",
+    "MAX_TEXTS", "MAX_MODEL_ID", "MAX_FILE_BYTES", "InferenceRequest", "InferenceResponse", "Prediction",
+    "ScoredPrediction", "ModelSetting", "MultiInferenceRequest", "MultiInferenceResponse", "MultiInferenceResult",
     "MultiModelRequest", "MultiModelResponse", "MultiModelResult", "ClassifyRequest", "ClassifyResponse",
     "ModelObject", "ModelList", "HealthResponse", "ReadyResponse", "ErrorResponse", "DOC_EXAMPLES",
 ]
 
 MAX_TEXTS = 8
 """Texts per request (the Labelf limit)."""
+MAX_FILE_BYTES = 10_000_000
+"""Largest document ``/v1/classify`` reads from its ``file`` field (decoded bytes)."""
+MAX_FILE_CHARS = 14_000_000
+"""Longest ``file`` string: 10 MB as base64 (+ line breaks and a ``data:`` prefix)."""
 MAX_MODEL_ID = 2**53 - 1
 """Largest model id accepted (exactly representable as a JSON number in every client, far above any real id)."""
 
@@ -32,7 +37,14 @@ def _integral(value: Any) -> Any:
 
 Integral = BeforeValidator(_integral)
 ModelId = Annotated[int, Field(ge=0, le=MAX_MODEL_ID, description="A model id from GET /v2/models."), Integral]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
+BLANK = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + \
+    "\u2028\u2029\u202f\u205f\u3000"
+"""Python's whitespace (``str.isspace``): a text of only these is blank. Regex engines disagree on ``\\s`` (ECMA
+leaves out U+001C-U+001F, Python leaves out U+FEFF), so the schema spells the characters out."""
+NOT_BLANK = f"[^{BLANK}]"
+"""The schema's ``pattern`` of a text: at least one character that is not :data:`BLANK` (the same in every engine)."""
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS),
+                 Field(json_schema_extra={"pattern": NOT_BLANK})]  # checked by _check_blank, which names the text
 LabelName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Texts = Annotated[list[Text], Field(
     min_length=1, max_length=MAX_TEXTS,
@@ -46,7 +58,7 @@ LabelFilter = Annotated[list[LabelName] | None, Field(
 
 def _check_blank(texts: list[str]) -> list[str]:
     for i, t in enumerate(texts):
-        if not t.strip():
+        if not t.strip(BLANK):
             raise ValueError(f"texts[{i}] is empty (only whitespace)")
     return texts
 
@@ -242,8 +254,12 @@ class MultiModelResponse(BaseModel):
 class ClassifyRequest(_Request):
     text: Annotated[str | None, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)] = Field(
         None, description=f"The text to classify (at most {MAX_TEXT_CHARS:,} characters).")
-    image: Any = Field(None, description="Not supported by this server (text only); sending it is a 422.")
-    file: Any = Field(None, description="Not supported by this server (text only); sending it is a 422.")
+    image: Any = Field(None, description="Not supported by this server (text and documents only); sending it is a "
+                                         "422.")
+    file: Annotated[str | None, StringConstraints(min_length=1, max_length=MAX_FILE_CHARS)] = Field(
+        None, description="Instead of text: a PDF or DOCX document as base64 (or a data: URL), at most 10 MB and 20 "
+                          "pages; its text (the first 10,000 characters) is classified. URLs are refused: the server "
+                          "fetches nothing.")
     labels: Annotated[list[LabelName] | None, Field(min_length=1, max_length=200)] = Field(
         None, description="Possible labels (1-200, at most 100 characters each), classified zero-shot on the fly. "
                           "Required unless classifier is given.")
@@ -259,14 +275,30 @@ class ClassifyRequest(_Request):
         None, description="Accepted for compatibility; the embedding classifier does not use it.")
     priority: Literal["standard", "fast"] = Field("standard", description="Accepted; both run the same fast path.")
     cache: bool = Field(True, description="false bypasses the response cache.")
+    _document: bytes | None = PrivateAttr(None)
+
+    @property
+    def document(self) -> bytes | None:
+        """The decoded bytes of ``file`` (checked as base64 here; read as a PDF/DOCX by the route)."""
+        return self._document
 
     @model_validator(mode="after")
     def _consistent(self) -> "ClassifyRequest":
-        if self.image is not None or self.file is not None:
-            raise ValueError(f"{'image' if self.image is not None else 'file'}: this server classifies text only")
-        if self.text is None:
-            raise ValueError("text: field required")
-        if not self.text.strip():
+        if self.image is not None:
+            raise ValueError("image: this server classifies text and documents (file) only")
+        if self.file is not None:
+            if self.text is not None:
+                raise ValueError("text / file: give one of them, not both")
+            from ..data.documents import decode_base64_document
+            from ..exceptions import DataError
+
+            try:
+                self._document = decode_base64_document(self.file, max_bytes=MAX_FILE_BYTES)
+            except DataError as e:
+                raise ValueError(str(e)) from None
+        elif self.text is None:
+            raise ValueError("text: field required (or file: a base64 PDF or DOCX document)")
+        elif not self.text.strip():
             raise ValueError("text: text is empty (only whitespace)")
         if (self.labels is None) == (self.classifier is None):
             raise ValueError("labels / classifier: give exactly one of labels (inline) or classifier (saved)")

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import MAX_TEXT_CHARS, ProjectConfig
-from .exceptions import DataError, UnknownLabelError
-from .types import Item, stable_id
+from ..config import MAX_TEXT_CHARS, ProjectConfig
+from ..exceptions import DataError, UnknownLabelError
+from ..types import Item, stable_id
 
-__all__ = ["ReadReport", "read_items", "read_frame", "detect_format", "split_labels", "shown_columns", "TrainingData",
+__all__ = ["ReadReport", "read_items", "read_frame", "read_label_records", "detect_format", "split_labels",
+           "shown_columns", "TrainingData",
            "check_labels", "read_eval_file"]
 
 _FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
@@ -73,17 +74,10 @@ def read_frame(path: Path, fmt: str) -> pd.DataFrame:
             sep = "\t" if path.suffix.lower() == ".tsv" else ","
             return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
         if fmt == "jsonl":
-            rows = []
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if line.strip():
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise DataError(f"{path}: line {n}: invalid JSON ({e.msg})") from None
-                    if not isinstance(row, dict):
-                        raise DataError(f"{path}: line {n}: expected a JSON object")
-                    rows.append(row)
-            return pd.DataFrame(rows)
+            from .sources import jsonl_row
+
+            lines = enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+            return pd.DataFrame([jsonl_row(path, n, line) for n, line in lines if line.strip()])
         if fmt == "parquet":
             return pd.read_parquet(path)
         if fmt == "txt":
@@ -94,6 +88,18 @@ def read_frame(path: Path, fmt: str) -> pd.DataFrame:
         raise DataError(f"{path}: cannot read as {fmt}: {str(e).splitlines()[0]}") from None
     raise DataError(f"{path}: unsupported format {fmt!r}")
 
+
+
+def read_label_records(path: Path) -> tuple[list[dict[str, Any]], list[str], int]:
+    """Rows of a CSV or JSONL label file (missing values as None), its columns, and the number of its first data
+    row (for messages naming a row)."""
+    fmt = detect_format(path)
+    if fmt not in ("csv", "jsonl"):
+        raise DataError(f"{path}: labels are read from CSV or JSONL files, not {fmt}")
+    df = read_frame(path, fmt)
+    records = df.to_dict("records") if len(df) else []
+    records = [{k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()} for r in records]
+    return records, list(df.columns), 2 if fmt == "csv" else 1
 
 def split_labels(value: object) -> tuple[str, ...]:
     """Gold/annotated labels from a cell: a list, a JSON list, or a '|'-separated string."""
