@@ -186,7 +186,7 @@ def test_label_studio_calls_backend_and_webhook_retrains(backend, label_studio) 
     assert httpx.get(f"{server.url}/ml-backend/health").json()["model_version"] == new_version
     client.ml.train(id=ml_id)
     wait_for(lambda: httpx.get(f"{server.url}/ml-backend/health").json()["model_version"] not in
-             (first_version, new_version), timeout=120, what="START_TRAINING")
+             (first_version, new_version), timeout=600, what="START_TRAINING")  # a training: minutes on a loaded machine
 
 
 def test_served_by_labelf_serve_with_api_key(ls_config, label_studio, monkeypatch) -> None:

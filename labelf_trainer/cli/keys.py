@@ -39,7 +39,7 @@ def revoke(
     key_id: Annotated[int, typer.Argument(help="Key id (see `labelf keys list`).")],
     config: ConfigOpt = None,
 ) -> None:
-    """Revoke a key: a running server refuses it from its next request on.
+    """Revoke a key: a running server refuses it within a second (verified keys are remembered that long).
 
     Example: labelf keys revoke 3
     """

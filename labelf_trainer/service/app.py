@@ -34,7 +34,7 @@ from .classify import ClassifyService
 from .deps import require_scope
 from .errors import install_error_handlers
 from .keys import ApiKeyStore
-from .logs import configure_logging
+from .logs import configure_logging, escape_control
 from .manager import ModelManager
 from .metrics import ServiceMetrics
 from . import ml_backend
@@ -121,7 +121,8 @@ class RequestContext:
             route = _CONVERTOR.sub("}", getattr(scope.get("route"), "path", None) or "unmatched")
             seconds = time.perf_counter() - t0
             self.metrics.observe_request(scope.get("method", "-"), route, status["code"], seconds)
-            log.info("request", extra={"request_id": rid, "method": scope.get("method"), "path": scope.get("path"),
+            log.info("request", extra={"request_id": rid, "method": scope.get("method"),
+                                       "path": escape_control(scope.get("path") or "")[:2000],
                                        "status": status["code"], "ms": round(seconds * 1000, 1)})
 
     @staticmethod

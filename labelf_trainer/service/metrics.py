@@ -50,7 +50,8 @@ class ServiceMetrics:
             self.routed[model_id] += n_texts
 
     def count_routing(self, outcome: str, n_texts: int = 1) -> None:
-        """Routing decisions: ``queued``, ``over_quota`` (the key's hourly quota), ``shed`` (the queue was full)."""
+        """Routing decisions: ``queued``, ``over_quota`` (the key's hourly quota), ``shed`` (the queue was full),
+        ``failed`` (a write error other than a lock)."""
         with self._lock:
             self.routing[outcome] += n_texts
 
@@ -77,7 +78,7 @@ class ServiceMetrics:
                       "# TYPE labelf_routed_texts_total counter"]
             lines += [f"labelf_routed_texts_total{_labels(model_id=k)} {v}" for k, v in sorted(self.routed.items())]
             lines += ["# HELP labelf_routing_texts_total Low-confidence texts by routing outcome (queued, over_quota, "
-                      "shed).", "# TYPE labelf_routing_texts_total counter"]
+                      "shed, failed).", "# TYPE labelf_routing_texts_total counter"]
             lines += [f"labelf_routing_texts_total{_labels(outcome=k)} {v}" for k, v in sorted(self.routing.items())]
         for name, value in gauges.items():
             lines += [f"# TYPE labelf_{name} gauge", f"labelf_{name} {value}"]

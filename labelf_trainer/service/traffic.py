@@ -8,7 +8,8 @@ The request path never writes: :meth:`RoutingQueue.submit` only enqueues, and on
 while another process holds the workspace's write lock, so a locked database delays routed texts but neither
 stalls a request nor loses a text. Costs are bounded: a text already routed or in the pool is not routed again,
 each API key routes at most ``routing_quota_per_hour`` texts an hour, and at most ``routing_queue_size`` texts
-wait; anything refused is counted in ``/metrics`` and logged, never dropped silently.
+wait; anything refused (``over_quota``, ``shed``) or that cannot be written (``failed``) is counted in ``/metrics``
+and logged, never dropped silently.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class RoutingQueue:
         self._quota: dict[object, tuple[int, int]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._unwritten = 0  # queued or in the writer's current batch
         self.written = 0
 
     # -- the request path ----------------------------------------------------------------------------------
@@ -99,7 +101,9 @@ class RoutingQueue:
                         meta={"request_id": request_id, "model_id": served.id, "model_version": served.version,
                               "predicted": label, "confidence": conf, "band": "human"})
             try:
-                self._queue.put_nowait(_Routed(item, served.id, request_id))
+                with self._lock:
+                    self._queue.put_nowait(_Routed(item, served.id, request_id))
+                    self._unwritten += 1
                 queued += 1
             except queue.Full:
                 self.metrics.count_routing("shed")
@@ -121,7 +125,9 @@ class RoutingQueue:
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        """Routed texts not written yet: waiting in the queue or in the batch the writer is retrying."""
+        with self._lock:
+            return self._unwritten
 
     # -- the writer ----------------------------------------------------------------------------------------
     def start(self) -> "RoutingQueue":
@@ -167,7 +173,15 @@ class RoutingQueue:
                 log.warning("routing: workspace busy (%s); %d text(s) kept, retrying in %.1fs", e, len(batch), delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            except Exception:  # anything else would only fail again: count it, log it, keep the writer alive
+                log.exception("routing: %d low-confidence text(s) could not be stored", len(batch))
+                self.metrics.count_routing("failed", len(batch))
+                with self._lock:
+                    self._unwritten -= len(batch)
+                return
         self.written += added
+        with self._lock:
+            self._unwritten -= len(batch)
         by_model: dict[int, int] = {}
         for r in batch:
             if r.item.hash not in known:
