@@ -45,7 +45,7 @@ import numpy as np
 
 from labelf_trainer.embeddings import Embedder, load_encoder
 from labelf_trainer.embeddings.long_texts import LongTextEmbedder
-from labelf_trainer.embeddings.vectors import WINDOW, TextVectors, max_over_units, pool
+from labelf_trainer.embeddings.vectors import max_over_units, pool
 from labelf_trainer.embeddings.windows import TRUNCATE, LongTextPolicy, split_turns
 from labelf_trainer.models.base import sigmoid
 from labelf_trainer.models.calibration import fit_calibrator

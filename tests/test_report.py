@@ -52,7 +52,6 @@ def test_report_is_self_contained_escaped_and_complete(tmp_path):
     assert "&lt;script&gt;" in doc
     p = Collect()
     p.feed(doc)
-    tags = [t for t, _ in p.tags]
     assert not [a for _, a in p.tags if any(str(v).startswith(("http:", "https:", "//")) for k, v in a.items()
                                               if k in ("src", "href"))]  # no external resources
     figures = {a.get("aria-label") for t, a in p.tags if t == "svg"}  # each chart by what it shows, not a count

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..config import ProjectConfig
 from ..evaluation import evaluate_scores
-from ..evaluation.splits import SplitPlan, plan_split
+from ..evaluation.splits import plan_split
 from ..exceptions import DataError, ModelError
 from ..models.base import FrozenEncoderClassifier, TextClassifier
 from ..models.specs import model_spec, model_types
