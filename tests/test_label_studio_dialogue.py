@@ -100,3 +100,36 @@ def test_dialogue_pushed_as_paragraphs_with_pre_annotation_and_pulled(label_stud
     assert sorted(res.pairs) == sorted([(CALL, ("Cancellation",)), (ROUTER, ("Technical Issue",))])
     assert not conn.pull().changed and conn.push_items(["call-1"]).created == 0
     project.close()
+
+
+def test_ml_backend_predicts_on_dialogue_tasks_from_the_real_server(label_studio, ls_config) -> None:
+    """Label Studio itself asks the ML backend for predictions on tasks a user imported as dialogues: the answers
+    land on the Paragraphs field, the choice is the model's and the highlight lies on the transcript's rows."""
+    import time
+
+    from helpers.service import uvicorn_server
+
+    from labelf_trainer.service.app import create_app
+    from labelf_trainer.service.settings import ServiceSettings
+
+    project = open_project(ls_config(rows=ROWS[:12] + DIALOGUES))
+    conn = LabelStudioConnector(project, progress=False)
+    pid = conn.ensure_project()
+    client = sdk_client(label_studio)
+    late = call(SMALL_TALK * 2 + LATE_CANCEL)
+    client.projects.import_tasks(id=pid, request=[{"text": late, DIALOGUE_FIELD: paragraphs(late)}])
+    with uvicorn_server(create_app(project, settings=ServiceSettings(auth=False))) as url:
+        conn.connect_ml_backend(f"{url}/ml-backend", webhook=False)
+        conn.request_predictions()
+        deadline = time.monotonic() + 120
+        while not (tasks := [t for t in client.tasks.list(project=pid, fields="all") if t.predictions]):
+            assert time.monotonic() < deadline, "Label Studio fetched no prediction"
+            time.sleep(0.5)
+    pred = tasks[0].predictions[0]
+    model = project.registry.load(project.registry.active_model_id())
+    choices = [r for r in pred.result if r["type"] == "choices"]
+    assert choices[0]["to_name"] == DIALOGUE_FIELD and choices[0]["value"]["choices"] == [model.predict([late])[0]]
+    rows = tasks[0].data[DIALOGUE_FIELD]
+    for h in (r for r in pred.result if r["type"] == "paragraphlabels"):
+        assert h["to_name"] == DIALOGUE_FIELD and 0 <= int(h["value"]["start"]) <= int(h["value"]["end"]) < len(rows)
+    project.close()
