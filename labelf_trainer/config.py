@@ -169,6 +169,9 @@ class SamplerConfig(_Strict):
     audit_share: float = Field(0.05, ge=0.0, le=0.5)
     """Share of every batch drawn uniformly at random from the pool and marked as audit: the labels that make the
     model's accuracy figure an estimate of the traffic, not of the sampler's picks (0 turns it off)."""
+    overlap: float = Field(0.0, ge=0.0, le=1.0)
+    """Share of the tasks that two annotators label in Label Studio (its overlap setting: at most 2 annotations per
+    task for that share of tasks), the texts `labelf agreement` measures on; 0: one annotator per task."""
 
 
 class TrainingConfig(_Strict):

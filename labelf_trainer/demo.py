@@ -300,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             extras.append(f"label quality: review found {round(q['recall'] * q['flipped'])} of {q['flipped']} flipped "
                           f"labels among {q['flagged']} flagged; Krippendorff's alpha "
                           f"{q['alpha']} with a second annotator; {q['rules']} keyword rules"
-                          + (f"; {q['clusters']} cluster(s) of texts that fit no label" if "clusters" in q else ""))
+                          + (f"; {q['clusters']} cluster(s) of texts that fit no label" if "clusters" in q else "")
+                          + (f", label {q['added_label']!r} added from one" if "added_label" in q else ""))
         console.rule("Summary")
         console.print(f"labels given: {len(labeled_ids(batches))} of {len(gold)} texts, in {args.rounds} rounds")
         console.print(f"accuracy on the {n_test} texts nobody labeled: zero-shot {zs_acc:.1%} -> "

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -119,4 +121,14 @@ def run(labelf: Callable[..., str], config: Path, gold: dict[str, str], labeled:
             console.print(f"  #{c['id']} {c['name']!r} ({c['size']} texts): {', '.join(c['terms'][:5])}; "
                           f"e.g. {c['representatives'][0]['text'][:70]!r}")
         figures["clusters"] = len(disc["clusters"])
+        if disc["clusters"]:  # the team names the biggest cluster and adds it to the label set
+            top = max(disc["clusters"], key=lambda c: c["size"])
+            name = " ".join(w.capitalize() for w in re.findall(r"[A-Za-z0-9]+", top["name"])[:3]) or "New Topic"
+            sync = "--sync" if os.environ.get("LABEL_STUDIO_URL") else "--no-sync"  # files only: no server
+            added = json.loads(labelf("labels", "add", name, "--from-cluster", str(top["id"]), sync, "--format",
+                                      "json"))
+            console.print(f"label {name!r} added from cluster #{top['id']} ({top['size']} texts): labels now "
+                          f"{', '.join(added['labels'])}; its texts are queued for labeling, and the next "
+                          "`labelf train` learns it")
+            figures["added_label"] = name
     return figures

@@ -60,7 +60,8 @@ def test_demo_with_files(tmp_path: Path) -> None:
     # label quality: the review finds flipped labels; agreement and rules are reported
     m = re.search(r"label quality: review found (\d+) of (\d+) flipped labels", summary)
     assert m and int(m.group(2)) >= 1 and int(m.group(1)) >= 1, summary
-    for step in ("$ labelf review", "$ labelf agreement", "$ labelf rules", "$ labelf discover",
+    assert re.search(r"cluster\(s\) of texts that fit no label, label '[^']+' added from one", summary), summary
+    for step in ("$ labelf review", "$ labelf agreement", "$ labelf rules", "$ labelf discover", "$ labelf labels add",
                  "$ labelf predict 2 --input"):
         assert step in r.stdout, step
 

@@ -316,3 +316,26 @@ def test_multi_label_round_trip(label_studio, ls_config) -> None:
     res = conn.pull()
     assert res.new == 2 and project.ws.annotations.labeled() == {"b1": ("Billing", "Cancellation"), "c1": ()}
     project.close()
+
+
+def test_sampler_overlap_sets_two_annotators_on_that_share_of_tasks(label_studio, ls_config) -> None:
+    """sampler.overlap is Label Studio's overlap setting (2 annotations on that share of the tasks), on a new project
+    and after the config changes; the agreement figures are measured on those tasks."""
+    import yaml
+
+    cfg = ls_config(rows=ROWS[:6], sampler={"overlap": 0.1})
+    client = sdk_client(label_studio)
+
+    def settings(share: float | None = None) -> tuple[int, int]:
+        if share is not None:
+            raw = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+            raw["sampler"]["overlap"] = share
+            cfg.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        with open_project(cfg) as project:
+            pid = LabelStudioConnector(project, progress=False).ensure_project()
+        p = client.projects.get(id=pid)
+        return p.maximum_annotations, p.overlap_cohort_percentage
+
+    assert settings() == (2, 10)  # created with it
+    assert settings(0.5) == (2, 50)  # the config changed: the next push brings Label Studio along
+    assert settings(0.0) == (1, 0)

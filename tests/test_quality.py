@@ -90,6 +90,64 @@ def test_review_cli_json_output_file_and_corrections(cli, flipped: Path) -> None
     assert table.returncode == 0 and "c5" in table.stdout
 
 
+def test_review_push_to_the_folder_connector_once_and_corrections_pulled(cli, flipped: Path) -> None:
+    """`labelf review --push` with the folder connector: one review file with the current labels, never twice for
+    the same label; a label filled in there is pulled as a new annotation (the newest wins, the history stays)."""
+    cfg = yaml.safe_load((flipped / "labelf.yaml").read_text(encoding="utf-8"))
+    cfg["labeling"] = {"connector": "folder", "folder": "labeling"}
+    (flipped / "labelf.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    r = cli("review", "--push", "--format", "json", cwd=flipped)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["pushed"]["review"] and (out["pushed"]["created"], out["pushed"]["already_there"]) == (4, 0)
+    assert "4 new review task(s)" in r.stderr
+    files = sorted((flipped / "labeling").glob("review-*.csv"))
+    assert len(files) == 1
+    rows = list(csv.DictReader(files[0].open(encoding="utf-8")))
+    with Project.open(flipped / "labelf.yaml") as project:
+        latest = project.ws.annotations.latest_rows()
+    assert {row["id"]: row["predicted"] for row in rows} == {**FLIPS, "b6": "Billing"}  # the current label
+    assert {row["id"]: row["review"] for row in rows} == {i: str(latest[i]) for i in [*FLIPS, "b6"]}
+    assert all(row["label"] == "" and row["reason"].startswith("review: labeled") for row in rows)
+
+    again = json.loads(cli("review", "--push", "--format", "json", cwd=flipped).stdout)["pushed"]
+    assert (again["created"], again["already_there"]) == (0, 4)
+    assert sorted((flipped / "labeling").glob("review-*.csv")) == files  # nothing written twice
+
+    # nothing filled in yet: a pull writes nothing; then the reviewer corrects b3 and confirms c5
+    assert "nothing new" in cli("pull", cwd=flipped).stderr
+    filled = [{**row, "label": {"b3": "Billing", "c5": FLIPS["c5"]}.get(row["id"], ""),
+               "annotator": "reviewer" if row["id"] in ("b3", "c5") else ""} for row in rows]
+    with files[0].open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(filled)
+    pulled = cli("pull", cwd=flipped)
+    assert pulled.returncode == 0, pulled.stderr
+    with Project.open(flipped / "labelf.yaml") as project:
+        labeled = project.ws.annotations.labeled()
+        assert labeled["b3"] == ("Billing",) and labeled["c5"] == (FLIPS["c5"],)
+        assert labeled["t2"] == (FLIPS["t2"],)  # not reviewed yet: unchanged
+        assert project.ws.annotations.votes()["b3"] == {"gold": ("Billing",), "sloppy": ("Cancellation",),
+                                                         "reviewer": ("Billing",)}
+        assert not project.ws.annotations.conflicted()
+        assert suspect_count(project)["still_suspect"] == 2  # t2 and b6 are still waiting
+
+
+def test_review_push_to_an_unreachable_label_studio_is_one_error_line(cli, flipped: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cfg = yaml.safe_load((flipped / "labelf.yaml").read_text(encoding="utf-8"))
+    cfg["label_studio"] = {"url": f"http://127.0.0.1:{port}", "token_env": "LABELF_TEST_REVIEW_TOKEN"}
+    (flipped / "labelf.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    r = cli("review", "--push", cwd=flipped, env={"LABELF_TEST_REVIEW_TOKEN": "x" * 20})
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert f"127.0.0.1:{port}" in error_line(r)
+
+
 def test_review_needs_two_labels_with_two_texts(cli, tmp_path: Path) -> None:
     cfg = write_project_config(tmp_path, rows=TELECOM_ROWS)
     with open_project(cfg) as project:
@@ -169,6 +227,15 @@ def test_agreement_from_a_file_with_an_annotator_column(cli, tmp_path: Path) -> 
     assert set(out["per_label"]) == set(LABELS) and all(v["alpha"] is not None for v in out["per_label"].values())
     table = cli("agreement", "--config", str(cfg))  # the votes are in the store now: no file needed
     assert table.returncode == 0 and "Krippendorff" in table.stdout and "disputed texts" in table.stdout
+    status = cli("status", "--format", "json", "--config", str(cfg))  # the headline figure, without cleanlab
+    assert status.returncode == 0 and json.loads(status.stdout)["annotator_agreement"] == out["krippendorff_alpha"]
+    shown = cli("status", "--config", str(cfg))
+    assert f"Krippendorff's alpha {out['krippendorff_alpha']} on 30 texts with 2+ annotators, 9 disputed" in shown.stderr
+    rep = cli("evaluate", "1", "--data", str(write_csv(tmp_path / "test.csv", ROWS)), "--report",
+              str(tmp_path / "report"), "--config", str(cfg))  # and in the report
+    assert rep.returncode == 0, rep.stderr
+    page = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert "<h2>The labels</h2>" in page and f"{out['krippendorff_alpha']} on 30 texts, 9 disputed" in page
 
 
 def test_agreement_errors_are_one_line(cli, tmp_path: Path) -> None:

@@ -114,8 +114,10 @@ def evaluate(
                                              text_column=text_column, label_column=label_column)
         if report is not None:
             from ..evaluation.report import write_report
+            from ..quality.state import label_quality
 
-            page = write_report(report, metrics, title=f"{rec.name} v{ver.version}",
+            page = write_report(report, {**metrics, "label_quality": label_quality(project)},
+                                title=f"{rec.name} v{ver.version}",
                                 subtitle=f"{rec.type}, {ver.training_examples} training texts, "
                                          f"trained {ver.last_trained}")
             info(f"report: {page}")

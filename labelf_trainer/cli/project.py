@@ -130,6 +130,7 @@ def status(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
     from ..loop.advice import status_advice
     from ..loop.project import Project
     from ..loop.taxonomy import label_rows
+    from ..quality.agreement import agreement_summary
     from ..quality.state import suspect_count
 
     check_format(fmt)
@@ -151,6 +152,12 @@ def status(config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
             summary["suspect_labels"] = suspects["still_suspect"]
             lines.append(f"suspect labels: {suspects['still_suspect']} of the {suspects['flagged']} the last review "
                          f"flagged ({suspects['at']}) have not been looked at since (`labelf review`)")
+        agreed = agreement_summary(project)  # texts with two or more annotators
+        if agreed is not None:
+            summary["annotator_agreement"] = agreed["krippendorff_alpha"]
+            lines.append(f"annotator agreement: Krippendorff's alpha {agreed['krippendorff_alpha']} on "
+                         f"{agreed['texts']} texts with 2+ annotators, {agreed['disputed']} disputed "
+                         "(`labelf agreement`)")
         unknown = [r["label"] for r in label_rows(project) if r.get("in_active_model") is False]
         if unknown:
             summary["labels_not_in_active_model"] = unknown

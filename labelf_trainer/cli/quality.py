@@ -25,6 +25,10 @@ def review(
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write every suspect to a CSV or JSONL file with the current label in 'label': "
                                "correct it there, then `labelf label FILE --annotator NAME`.")] = None,
+    push: Annotated[bool, typer.Option(
+        "--push", help="Send every suspect to the labeling tool (labeling.connector) as a review task with the "
+                       "current label pre-filled; corrections come back with `labelf pull`. A label already sent "
+                       "for review is not sent again.")] = False,
     config: ConfigOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -38,16 +42,21 @@ def review(
     Examples:
       labelf review
       labelf review --output review.csv     # fix the 'label' column, then: labelf label review.csv --annotator anna
+      labelf review --push                  # review tasks in Label Studio; then: labelf pull
       labelf review --format json
     """
     from ..io_utils import write_records
+    from ..quality.review import push_review
     from ..quality.review import review as run_review
 
     check_format(fmt)
     if limit < 1:
         raise typer.BadParameter(f"--limit must be at least 1, not {limit}")
+    pushed = None
     with open_project(config) as project:
         res = run_review(project, progress=fmt == "table")
+        if push:
+            pushed = push_review(project, res.suspects)
     if output is not None:
         write_records(output, [{"id": s.item_id, "text": s.text, "given": "|".join(s.given),
                                 "suggested": "|".join(s.suggested), "score": round(s.score, 4),
@@ -56,8 +65,11 @@ def review(
         info(f"wrote {len(res.suspects)} suspects to {output} (correct 'label', then `labelf label {output} "
              "--annotator NAME`)")
     shown = res.suspects[:limit]
+    if pushed is not None:
+        info(f"{pushed} (corrections come back with `labelf pull`)")
     if fmt == "json":
-        emit_json({**res.summary(), "suspects": [s.to_dict() for s in shown]})
+        emit_json({**res.summary(), "suspects": [s.to_dict() for s in shown],
+                   **({"pushed": pushed.to_dict()} if pushed is not None else {})})
     else:
         print_table(f"{res.flagged} suspect label(s) of {res.reviewed}", ["#", "id", "given", "model", "score", "text"],
                     [[i, s.item_id, "|".join(s.given), "|".join(s.suggested), f"{s.score:.3f}", s.text[:90]]

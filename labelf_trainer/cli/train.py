@@ -103,9 +103,11 @@ def train(
                                     pool_learning=pool_learning, **hyper)
         if report is not None:
             from ..evaluation.report import write_report
+            from ..quality.state import label_quality
 
             rec = project.registry.get(result.model_id)
-            page = write_report(report, result.metrics, title=f"{rec.name} v{result.version}",
+            page = write_report(report, {**result.metrics, "label_quality": label_quality(project)},
+                                title=f"{rec.name} v{result.version}",
                                 subtitle=f"{result.model_type}, trained on {result.training_examples} texts")
             info(f"report: {page}")
     if fmt == "json":

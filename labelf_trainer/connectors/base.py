@@ -75,8 +75,9 @@ class LabelMismatchError(ConnectorError):
 class TaskRow:
     """One text to send for labeling: the item, why it was picked, and the model whose pre-annotation to show.
 
-    ``prediction`` (filled by :func:`.tasks.pre_annotate`): ``{"labels", "score", "scores", "model_version",
-    "band"}``.
+    ``prediction`` (filled by :func:`.tasks.pre_annotate` unless already set): ``{"labels", "score", "scores",
+    "model_version", "band"}``. ``review`` marks a review task of a label (``labelf review --push``): a key of the
+    label under review (its annotation row), so the same label is never sent for review twice.
     """
 
     item_id: str
@@ -88,11 +89,12 @@ class TaskRow:
     reason: Any = None
     model: tuple[int, int] | None = None
     prediction: dict[str, Any] | None = None
+    review: str | None = None
 
     def meta(self) -> dict[str, Any]:
         """What the labeling tool keeps beside the task (why it was picked), without empty fields."""
         out = {"batch_id": self.batch_id, "rank": self.rank, "reason": self.reason, "priority": self.score,
-               "confidence": self.confidence}
+               "confidence": self.confidence, "review": self.review}
         if self.prediction is not None:
             out["scores"] = self.prediction["scores"]
             out["model_version"] = self.prediction["model_version"]
@@ -134,8 +136,12 @@ class PushResult:
     batch_id: int | None = None
     project_id: int | None = None
     task_ids: dict[str, Any] = field(default_factory=dict, repr=False)
+    review: bool = False
 
     def __str__(self) -> str:
+        if self.review:
+            return (f"pushed {self.total} suspect label(s) for review to {self.target}: {self.created} new review "
+                    f"task(s), {self.already_there} already there")
         what = f"batch {self.batch_id}" if self.batch_id is not None else "pending suggestions"
         return (f"pushed {what} to {self.target}: {self.created} new task(s), "
                 f"{self.already_there} already there ({self.total} in all)")
@@ -143,7 +149,7 @@ class PushResult:
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "project_id": self.project_id, "created": self.created,
                 "already_there": self.already_there, "total": self.total, "batch_id": self.batch_id,
-                "task_ids": self.task_ids}
+                "task_ids": self.task_ids, "review": self.review}
 
 
 @dataclass
@@ -205,8 +211,10 @@ class Connector(Protocol):
         """Create the tool's labeling setup, or update it to the config's labels (no task is lost)."""
         ...
 
-    def push(self, rows: Sequence[TaskRow], *, batch_id: int | None = None) -> PushResult:
-        """Send tasks (rows with their pre-annotations); tasks already there are not sent twice."""
+    def push(self, rows: Sequence[TaskRow], *, batch_id: int | None = None, review: bool = False) -> PushResult:
+        """Send tasks (rows with their pre-annotations); tasks already there are not sent twice. ``review``: the
+        rows are review tasks of labels (:attr:`TaskRow.review`), sent even for items that have a task, once per
+        label under review."""
         ...
 
     def pull(self, *, full: bool = False, policy: str | None = None) -> PullResult:

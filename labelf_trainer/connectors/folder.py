@@ -10,7 +10,8 @@ Usage (config ``connector: folder`` and ``folder: {path: labeling}``)::
 Every filled-in row is one annotation (``source='folder'``, external id ``folder:<item>:<file>``); copies of a
 batch labeled by several annotators are several annotations of one task, resolved by the conflict policy; a label
 cleared in a file is a deleted annotation. Files are written atomically; an item already in any file of the folder
-is not written again.
+is not written again. ``labelf review --push`` writes suspect labels to ``review-<time>.csv`` (the current label
+under ``predicted``, an extra ``review`` column); a label filled in there is a new annotation of the item.
 """
 
 from __future__ import annotations
@@ -85,25 +86,37 @@ class FolderConnector:
         with atomic_writer(self.path / LABELS_FILE) as fh:
             fh.write("\n".join(lines) + "\n")
 
-    def push(self, rows: Sequence[TaskRow], *, batch_id: int | None = None) -> PushResult:
-        """Write the rows not yet in any file of the folder into ``batch-<id>.csv`` (or ``pending-<time>.csv``)."""
+    def push(self, rows: Sequence[TaskRow], *, batch_id: int | None = None, review: bool = False) -> PushResult:
+        """Write the rows not yet in any file of the folder into ``batch-<id>.csv`` (or ``pending-<time>.csv``).
+
+        ``review``: suspect labels (``labelf review --push``) go to ``review-<time>.csv``, the current label under
+        ``predicted`` and the label row under review in a ``review`` column (a label is written for review once);
+        a label filled in there is a new annotation of the item, not a vote against its earlier ones."""
         self.sync_labels()
-        there = {r["id"] for f in self._files() for r in self._rows(f)}
-        rows = list({r.item_id: r for r in rows}.values())
-        todo = pre_annotate(self.project, [r for r in rows if r.item_id not in there])
+        written = [r for f in self._files() for r in self._rows(f)]
+        if review:
+            there = {(r["id"], r["review"]) for r in written if r.get("review")}
+            rows = list({(r.item_id, r.review): r for r in rows}.values())
+            todo = [r for r in rows if (r.item_id, r.review) not in there]
+        else:
+            there = {r["id"] for r in written}
+            rows = list({r.item_id: r for r in rows}.values())
+            todo = pre_annotate(self.project, [r for r in rows if r.item_id not in there])
         if todo:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-            name = f"batch-{batch_id}.csv" if batch_id is not None else f"pending-{stamp}.csv"
-            if (self.path / name).exists():
-                name = f"{Path(name).stem}-{stamp}.csv"
+            name = f"review-{stamp}.csv" if review else (
+                f"batch-{batch_id}.csv" if batch_id is not None else f"pending-{stamp}.csv")
+            if (self.path / name).exists():  # batch pushed again: the time; review in the same second: microseconds
+                name = f"{Path(name).stem}-" + (datetime.now(timezone.utc).strftime("%f") if review else stamp) + ".csv"
             write_records(self.path / name, [{
                 "id": r.item_id, "text": r.text,
                 "predicted": "|".join(r.prediction["labels"]) if r.prediction else "",
                 "confidence": r.prediction["score"] if r.prediction else "",
                 "reason": (r.reason or {}).get("summary", "") if isinstance(r.reason, dict) else (r.reason or ""),
-                "label": "", "annotator": ""} for r in todo], columns=COLUMNS)
+                "label": "", "annotator": "", **({"review": r.review} if review else {})} for r in todo],
+                columns=COLUMNS + (["review"] if review else []))
         return PushResult(target=self.target, created=len(todo), already_there=len(rows) - len(todo),
-                          total=len(rows), batch_id=batch_id)
+                          total=len(rows), batch_id=batch_id, review=review)
 
     def pull(self, *, full: bool = False, policy: str | None = None) -> PullResult:
         """Read every file of the folder; rows with a label are annotations (``full`` changes nothing here: every
@@ -113,7 +126,7 @@ class FolderConnector:
         if not self.path.is_dir():
             raise ConnectorError(f"{self.target} does not exist: push a batch first (`labelf suggest --push`)")
         texts: dict[str, str] = {}
-        anns: dict[str, list[PulledAnnotation]] = {}
+        anns: dict[tuple[str, str], list[PulledAnnotation]] = {}  # (item id, review key or "") -> annotations
         for f in self._files():
             stamp = datetime.fromtimestamp(f.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             for row in self._rows(f):
@@ -122,17 +135,19 @@ class FolderConnector:
                     continue
                 texts.setdefault(item_id, row.get("text", ""))
                 labels = split_labels(row.get("label"))
-                anns.setdefault(item_id, [])
+                task = anns.setdefault((item_id, row.get("review", "").strip()), [])
                 if labels:
-                    anns[item_id].append(PulledAnnotation(id=f.name, labels=labels, updated_at=stamp,
-                                                          annotator=row.get("annotator", "").strip() or "folder"))
-        known = {it.id for it in self.project.ws.items.get(list(anns))}
-        unknown = [i for i in anns if i not in known and anns[i]]
+                    task.append(PulledAnnotation(id=f.name, labels=labels, updated_at=stamp,
+                                                 annotator=row.get("annotator", "").strip() or "folder"))
+        known = {it.id for it in self.project.ws.items.get(list(texts))}
+        unknown = list(dict.fromkeys(i for (i, _r), a in anns.items() if i not in known and a))
         if unknown:
             raise DataError(f"{self.target}: id(s) not in the workspace pool: {', '.join(unknown[:5])}"
                             + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
-        tasks = [PulledTask(key=f"folder:{i}", text=texts[i], item_id=i, annotations=tuple(a), where=f"id {i}")
-                 for i, a in anns.items() if i in known]
+        # a review row is a task of its own (a new annotation of the item), not a vote in the item's batch task
+        tasks = [PulledTask(key=f"folder-review:{r}:{i}" if r else f"folder:{i}", text=texts[i], item_id=i,
+                            annotations=tuple(a), where=f"id {i}" + (" (review)" if r else ""))
+                 for (i, r), a in anns.items() if i in known]
         cfg = self.project.config
         stats = ingest(self.project.ws, SOURCE, tasks, target=self.target, known_labels=cfg.answer_labels,
                        policy=policy or cfg.labeling.conflict_policy, multi_label=cfg.multi_label, complete=True,

@@ -70,12 +70,13 @@ def _current_model(project: "Project") -> tuple[int, int] | None:
 
 def pre_annotate(project: "Project", rows: Sequence[TaskRow]) -> list[TaskRow]:
     """The rows with ``prediction`` filled from each row's model (default: the active model), with the routing band
-    of its confidence. A model that cannot be loaded leaves its rows without pre-annotation rather than failing
-    the push."""
+    of its confidence. Rows whose ``prediction`` is already set (a review task's current label) keep it. A model
+    that cannot be loaded leaves its rows without pre-annotation rather than failing the push."""
     groups: dict[tuple[int, int] | None, list[int]] = {}
-    default = _current_model(project)
-    for i, r in enumerate(rows):
-        groups.setdefault(r.model or default, []).append(i)
+    todo = [i for i, r in enumerate(rows) if r.prediction is None]
+    default = _current_model(project) if todo else None
+    for i in todo:
+        groups.setdefault(rows[i].model or default, []).append(i)
     out = list(rows)
     multi = project.config.multi_label
     for ref, idx in groups.items():

@@ -289,6 +289,24 @@ def _lengths_section(buckets: dict[str, dict[str, Any]]) -> str:
             "</section>")
 
 
+def _labels_section(quality: dict[str, Any]) -> str:
+    """The labels behind the model: suspect labels of the last `labelf review`, annotator agreement."""
+    sus, agr = quality.get("suspects"), quality.get("agreement")
+    if not sus and not agr:
+        return ""
+    rows = []
+    if sus:
+        rows.append(f"<tr><td>suspect labels (last <code>labelf review</code>, {_e(sus['at'])})</td><td class='num'>"
+                    f"{sus['still_suspect']} of {sus['flagged']} flagged, {sus['reviewed']} reviewed</td></tr>")
+    if agr:
+        rows.append(f"<tr><td>annotator agreement (Krippendorff's alpha)</td><td class='num'>"
+                    f"{agr['krippendorff_alpha']} on {agr['texts']} texts, {agr['disputed']} disputed</td></tr>")
+    return ('<section><h2>The labels</h2><p class="note">Labels the model contradicts that nobody has looked at '
+            "since the review, and how far annotators agree where two or more labeled a text "
+            "(<code>labelf review</code>, <code>labelf agreement</code>).</p><table><tbody>"
+            + "".join(rows) + "</tbody></table></section>")
+
+
 def _languages_section(langs: dict[str, dict[str, Any]]) -> str:
     if not langs:
         return ""
@@ -335,6 +353,7 @@ def render_report(metrics: dict[str, Any], *, title: str, subtitle: str = "") ->
         "calibration_section": _calibration_section(metrics),
         "out_of_scope_section": _out_of_scope_section(metrics.get("out_of_scope") or {}),
         "lengths_section": _lengths_section(metrics.get("length_buckets") or {}),
+        "labels_section": _labels_section(metrics.get("label_quality") or {}),
         "version": _e(__version__), "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..loop.labels import LabelImport
     from ..loop.project import Project
 
-__all__ = ["AgreementResult", "agreement", "krippendorff_alpha", "fleiss_kappa", "import_votes"]
+__all__ = ["agreement_summary", "AgreementResult", "agreement", "krippendorff_alpha", "fleiss_kappa", "import_votes"]
 
 
 def krippendorff_alpha(units: Sequence[Sequence[Hashable]]) -> float | None:
@@ -106,6 +106,18 @@ def _majority(votes: dict[str, tuple[str, ...]], multi: bool) -> tuple[str, ...]
         return tuple(sorted(lab for lab, k in c.items() if k * 2 > len(votes)))
     c = Counter(labs[0] for labs in votes.values() if labs)
     return (c.most_common(1)[0][0],) if c else ()
+
+
+def agreement_summary(project: "Project") -> dict[str, Any] | None:
+    """For `labelf status`: Krippendorff's alpha and the disputed count over the texts with two or more annotators
+    (None when there are none); no consensus model, so it is cheap."""
+    multi = project.config.multi_label
+    shared = [v for v in project.ws.annotations.votes().values() if len(v) >= 2]
+    if not shared:
+        return None
+    units = [[_value(labs, multi) for labs in v.values()] for v in shared]
+    return {"texts": len(shared), "krippendorff_alpha": _r(krippendorff_alpha(units)),
+            "disputed": sum(1 for u in units if len(set(u)) > 1)}
 
 
 def agreement(project: "Project", *, max_disputed: int | None = None, progress: bool = False) -> AgreementResult:

@@ -8,8 +8,10 @@ probability of the given label: lower is more suspect). Labels with fewer than t
 cannot be scored out of fold). The out-of-scope label is reviewed like any label.
 
 The review is read-only: corrections come back as ordinary labels (``labelf label``, or a pull), the newest wins
-and the history stays. The last review's suspects are remembered, so :func:`suspect_count` can tell how many of
-them still carry the label that was flagged.
+and the history stays. :func:`push_review` sends the suspects to the labeling tool as review tasks (``labelf review
+--push``): the current label pre-filled as the prediction (``model_version`` :data:`REVIEW_MODEL_VERSION`), each
+task marked with the annotation row under review, so a label is sent for review once. The last review's suspects
+are remembered, so :func:`suspect_count` can tell how many of them still carry the label that was flagged.
 
 Usage::
 
@@ -32,9 +34,14 @@ from .oof import embed_texts, oof_proba
 from .state import LAST_REVIEW_KEY, suspect_count
 
 if TYPE_CHECKING:
+    from ..connectors.base import PushResult, TaskRow
     from ..loop.project import Project
 
-__all__ = ["Suspect", "ReviewResult", "review", "find_suspects", "suspect_count", "LAST_REVIEW_KEY", "FILTER_BY"]
+__all__ = ["Suspect", "ReviewResult", "review", "find_suspects", "suspect_count", "review_rows", "push_review",
+           "LAST_REVIEW_KEY", "FILTER_BY", "REVIEW_MODEL_VERSION"]
+
+REVIEW_MODEL_VERSION = "labelf-review"
+"""The ``model_version`` of a review task's pre-annotation (the current label, not a model's answer)."""
 
 
 @dataclass(frozen=True)
@@ -158,3 +165,35 @@ def review(project: "Project", *, limit: int | None = None, progress: bool = Fal
                                             "suspects": {s.item_id: rows.get(s.item_id) for s in suspects}})
     return ReviewResult(suspects[:limit] if limit is not None else suspects, len(keep), classes, not_reviewed, multi,
                         flagged=len(suspects))
+
+
+def review_rows(project: "Project", suspects: list[Suspect]) -> list["TaskRow"]:
+    """Review task rows of suspects: the current label as the prediction (scored by its label quality), the
+    model's label and the scores in the reason, and ``review`` = the annotation row under review (a suspect whose
+    label has no active row any more is left out)."""
+    from ..connectors.base import TaskRow
+
+    rows = project.ws.annotations.latest_rows()
+    out = []
+    for rank, s in enumerate(suspects, 1):
+        row = rows.get(s.item_id)
+        if row is None:
+            continue
+        scores = {lab: round(s.p_given, 4) for lab in s.given} | {lab: round(s.p_suggested, 4) for lab in s.suggested
+                                                                   if lab not in s.given}
+        summary = (f"review: labeled {'|'.join(s.given)}, the model says {'|'.join(s.suggested)} "
+                   f"(label quality {s.score:.3f})")
+        out.append(TaskRow(item_id=s.item_id, text=s.text, rank=rank, reason={
+            "summary": summary, "review": {"given": s.given, "suggested": s.suggested, "score": round(s.score, 4)}},
+            prediction={"labels": list(s.given), "score": round(s.score, 4), "scores": scores,
+                        "model_version": REVIEW_MODEL_VERSION}, review=str(row)))
+    return out
+
+
+def push_review(project: "Project", suspects: list[Suspect], *, connector: str | None = None,
+                **options: Any) -> "PushResult":
+    """Send suspects to the project's labeling tool as review tasks (:func:`review_rows`); pushing the same
+    suspects again creates no second task for a label. Corrections come back through the normal pull."""
+    from ..connectors import make_connector
+
+    return make_connector(project, connector, **options).push(review_rows(project, suspects), review=True)

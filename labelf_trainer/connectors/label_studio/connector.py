@@ -14,6 +14,10 @@ How tasks map to items: each task carries our stable item id in ``data.labelf_id
 already in the project and sends only the rest, in chunks, so a repeated or interrupted push never duplicates.
 Pull asks for tasks whose ``updated_at`` (bumped by Label Studio on every annotation create, update or delete) is
 past the last pull's cursor, and writes their annotations with :mod:`..ingest` (conflict policy per task).
+
+Review tasks (``push(rows, review=True)``, from ``labelf review --push``) are extra tasks of items: the current label
+as the prediction and ``data.labelf_review`` = the label row under review; a push skips only a review task of the
+same item and row. Their annotations are pulled like any other task's: new annotations of the item.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from ..tasks import item_rows, pre_annotate
 from .client import make_client, normalize_url, translate_errors
 from .convert import SOURCE, timestamp, to_ls_task, to_pulled_task
 from .dialogue import is_dialogue
-from .schema import ID_FIELD, LabelSchema, labeling_config, parse_labeling_config
+from .schema import ID_FIELD, REVIEW_FIELD, LabelSchema, labeling_config, parse_labeling_config
 
 if TYPE_CHECKING:
     from ...loop.project import Project
@@ -137,13 +141,31 @@ class LabelStudioConnector:
                     p = self.client.projects.create(
                         title=title, label_config=labeling_config(cfg, dialogue=self._pool_has_dialogues()),
                         description=f"labelf-trainer project {cfg.project!r} ({cfg.task})",
-                        show_collab_predictions=True)
+                        show_collab_predictions=True, **self._overlap())
                 pid = p.id
+                self.ws.kv.set(self._key("overlap"), cfg.sampler.overlap)
             self.schema = self._load_schema(int(pid), check=check_labels)
+        self._ensure_overlap(int(pid))
         self.project_id = int(pid)
         if self.ws.kv.get(self._key("project_id")) != self.project_id:
             self.ws.kv.set(self._key("project_id"), self.project_id)
         return self.project_id
+
+    def _overlap(self) -> dict[str, int]:
+        """Label Studio's overlap settings for ``sampler.overlap``: that share of tasks gets two annotators."""
+        share = self.project.config.sampler.overlap
+        return {"maximum_annotations": 2 if share > 0 else 1, "overlap_cohort_percentage": round(100 * share)}
+
+    def _ensure_overlap(self, pid: int) -> None:
+        """Bring the project's overlap settings to ``sampler.overlap`` when the config asks for overlap or changed
+        what labelf set before (a project whose overlap someone set in Label Studio is left alone at 0)."""
+        share = self.project.config.sampler.overlap
+        applied = self.ws.kv.get(self._key("overlap"))
+        if applied == share or (applied is None and share == 0):
+            return
+        with self._errors(f"setting project {pid}'s overlap"):
+            self.client.projects.update(id=pid, **self._overlap())
+        self.ws.kv.set(self._key("overlap"), share)
 
     def _pool_has_dialogues(self, sample: int = 5000) -> bool:
         """Whether the pool holds conversations (speaker lines), judged on its first ``sample`` texts: a new
@@ -186,15 +208,33 @@ class LabelStudioConnector:
         return lines
 
     # -- push ----------------------------------------------------------------------------------------------
-    def existing_tasks(self) -> dict[str, int]:
-        """``{item id: task id}`` for the project's tasks that carry ``data.labelf_id``."""
+    def _task_index(self) -> list[tuple[str, str | None, int]]:
+        """``(item id, review key or None, task id)`` of every task that carries ``data.labelf_id``, oldest first."""
         assert self.project_id is not None
-        out: dict[str, int] = {}
+        out: list[tuple[str, str | None, int]] = []
         with self._errors(f"listing tasks of project {self.project_id}"):
             for t in self.client.tasks.list(project=self.project_id, include="id,data", page_size=1000):
-                item_id = (t.data or {}).get(ID_FIELD)
+                data = t.data or {}
+                item_id, review = data.get(ID_FIELD), data.get(REVIEW_FIELD)
                 if item_id not in (None, ""):
-                    out.setdefault(str(item_id), int(t.id))
+                    out.append((str(item_id), None if review in (None, "") else str(review), int(t.id)))
+        return sorted(out, key=lambda x: x[2])
+
+    def existing_tasks(self, index: list[tuple[str, str | None, int]] | None = None) -> dict[str, int]:
+        """``{item id: task id}`` for the project's tasks that carry ``data.labelf_id`` (an item's first task that
+        is not a review task, else its first review task)."""
+        out: dict[str, int] = {}
+        for item_id, review, task_id in sorted(index if index is not None else self._task_index(),
+                                               key=lambda x: (x[1] is not None, x[2])):
+            out.setdefault(item_id, task_id)
+        return out
+
+    def existing_reviews(self, index: list[tuple[str, str | None, int]] | None = None) -> dict[tuple[str, str], int]:
+        """``{(item id, review key): task id}`` for the project's review tasks (``data.labelf_review``)."""
+        out: dict[tuple[str, str], int] = {}
+        for item_id, review, task_id in index if index is not None else self._task_index():
+            if review is not None:
+                out.setdefault((item_id, review), task_id)
         return out
 
     def sync_labels(self) -> None:
@@ -207,16 +247,31 @@ class LabelStudioConnector:
                     self.project.config, dialogue=self.schema.dialogue))
             self.schema = self._load_schema(pid)
 
-    def push(self, rows: Sequence[TaskRow], *, batch_id: int | None = None) -> PushResult:
-        """Send rows as tasks (with pre-annotations) in chunks; items already in the project are left alone."""
+    def push(self, rows: Sequence[TaskRow], *, batch_id: int | None = None, review: bool = False) -> PushResult:
+        """Send rows as tasks (with pre-annotations) in chunks; items already in the project are left alone.
+
+        ``review``: the rows are review tasks (:attr:`TaskRow.review` set, the current label as the prediction):
+        each becomes a new task of its item with ``data.labelf_review``, even when the item has a task already;
+        only a review task of the same item and label row is not sent twice."""
         pid = self.ensure_project()
         assert self.schema is not None
-        rows = list({r.item_id: r for r in rows}.values())
-        existing = self.existing_tasks()
-        task_ids = {r.item_id: existing[r.item_id] for r in rows if r.item_id in existing}
-        todo = [r for r in rows if r.item_id not in existing]
+        index = self._task_index()
+        if review:
+            missing = [r.item_id for r in rows if r.review is None]
+            if missing:
+                raise DataError(f"review rows need the label row under review (TaskRow.review): {missing[0]}")
+            rows = list({(r.item_id, r.review): r for r in rows}.values())
+            known = self.existing_reviews(index)
+            task_ids = {r.item_id: known[(r.item_id, r.review)] for r in rows if (r.item_id, r.review) in known}
+            todo = [r for r in rows if (r.item_id, r.review) not in known]
+        else:
+            rows = list({r.item_id: r for r in rows}.values())
+            existing = self.existing_tasks(index)
+            task_ids = {r.item_id: existing[r.item_id] for r in rows if r.item_id in existing}
+            todo = [r for r in rows if r.item_id not in existing]
         created = 0
-        with progress_bar(len(todo), f"Pushing to Label Studio project {pid}",
+        what = "review tasks" if review else "tasks"
+        with progress_bar(len(todo), f"Pushing {what} to Label Studio project {pid}",
                           enabled=self.progress and bool(todo)) as advance:
             for start in range(0, len(todo), self.chunk_size):
                 chunk = pre_annotate(self.project, todo[start:start + self.chunk_size])
@@ -224,19 +279,19 @@ class LabelStudioConnector:
                     chunk = with_excerpts(self.project, chunk)
                 tasks = [to_ls_task(r, self.schema) for r in chunk]
                 try:
-                    with self._errors(f"importing tasks {start + 1}-{start + len(chunk)} of {len(todo)}"):
+                    with self._errors(f"importing {what} {start + 1}-{start + len(chunk)} of {len(todo)}"):
                         resp = self.client.projects.import_tasks(id=pid, request=tasks, return_task_ids=True,
                                                                  request_options={"max_retries": 0})
                 except ConnectorError as e:
-                    raise type(e)(f"{e} ({created} of {len(todo)} new task(s) were sent; push again to send the "
-                                  "rest: tasks already in Label Studio are not sent twice)") from None
+                    raise type(e)(f"{e} ({created} of {len(todo)} new {what} were sent; push again to send the "
+                                  f"rest: {what} already in Label Studio are not sent twice)") from None
                 task_ids.update(zip((r.item_id for r in chunk), list(resp.task_ids or [])))
                 created += len(chunk)
                 advance(len(chunk))
-        self.ws.kv.set(self._key(f"{pid}:last_push"), {"batch_id": batch_id, "created": created,
-                                                        "already_there": len(rows) - len(todo)})
+        self.ws.kv.set(self._key(f"{pid}:last_{'review' if review else 'push'}"), {
+            "batch_id": batch_id, "created": created, "already_there": len(rows) - len(todo)})
         return PushResult(target=self.target, project_id=pid, created=created, already_there=len(rows) - len(todo),
-                          total=len(rows), batch_id=batch_id, task_ids=task_ids)
+                          total=len(rows), batch_id=batch_id, task_ids=task_ids, review=review)
 
     def push_items(self, item_ids: Sequence[str], *, batch_id: int | None = None) -> PushResult:
         """Push chosen pool items (pre-annotated by the active model)."""

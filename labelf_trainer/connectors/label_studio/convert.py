@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..base import PulledAnnotation, PulledTask, TaskRow
-from .schema import ID_FIELD, LabelSchema
+from .schema import ID_FIELD, REVIEW_FIELD, LabelSchema
 
 __all__ = ["SOURCE", "task_key", "to_pulled_task", "to_ls_task", "timestamp"]
 
@@ -58,9 +58,12 @@ def to_pulled_task(raw: dict[str, Any], project_id: int, schema: LabelSchema, us
 
 
 def to_ls_task(row: TaskRow, schema: LabelSchema) -> dict[str, Any]:
-    """A task to import: the text (or dialogue), our item id, the pre-annotation and why it was picked."""
+    """A task to import: the text (or dialogue), our item id (and, on a review task, the label row under review),
+    the pre-annotation and why it was picked."""
     task: dict[str, Any] = {"data": {**schema.data_of(row.text), ID_FIELD: row.item_id},
                             "meta": {"labelf": row.meta()}}
+    if row.review is not None:
+        task["data"][REVIEW_FIELD] = row.review
     if row.prediction is not None:  # on a conversation, with the deciding excerpts highlighted (``evidence``)
         task["predictions"] = [{"model_version": row.prediction["model_version"], "score": row.prediction["score"],
                                 "result": schema.result(row.prediction["labels"], text=row.text,

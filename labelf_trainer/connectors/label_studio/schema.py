@@ -26,13 +26,16 @@ from ..base import ConnectorError
 from .dialogue import AUTHOR_KEY, TEXT_KEY, dialogue_rows, paragraphs, text_of_paragraphs
 from .dialogue import region as paragraph_region
 
-__all__ = ["CONTROL_NAME", "ID_FIELD", "TEXT_FIELD", "DIALOGUE_FIELD", "EVIDENCE_NAME", "LabelSchema",
+__all__ = ["CONTROL_NAME", "ID_FIELD", "REVIEW_FIELD", "TEXT_FIELD", "DIALOGUE_FIELD", "EVIDENCE_NAME", "LabelSchema",
            "labeling_config", "parse_labeling_config"]
 
 TEXT_FIELD = "text"
 """Task data field holding the text (``$text`` in the labeling config)."""
 ID_FIELD = "labelf_id"
 """Task data field holding our stable item id: how a task is matched to its item (push de-duplicates on it)."""
+REVIEW_FIELD = "labelf_review"
+"""Task data field of a review task (``labelf review --push``): the annotation row of the label under review, so a
+label is sent for review once. Its annotations are new annotations of the item, like any other task's."""
 CONTROL_NAME = "label"
 """Name of the ``Choices`` control in generated configs (the ``from_name`` of results)."""
 DIALOGUE_FIELD = "dialogue"
@@ -96,7 +99,7 @@ class LabelSchema:
             return value
         if self.dialogue_field is not None and text_of_paragraphs(data.get(self.dialogue_field)):
             return text_of_paragraphs(data.get(self.dialogue_field))
-        return next((v for k, v in data.items() if k != ID_FIELD and isinstance(v, str) and v.strip()), "")
+        return next((v for k, v in data.items() if k not in (ID_FIELD, REVIEW_FIELD) and isinstance(v, str) and v.strip()), "")
 
     def labels_of(self, result: Sequence[dict[str, Any]] | None) -> tuple[str, ...]:
         """The choices made in a ``result`` (other controls' regions are ignored), sorted and unique."""
