@@ -15,6 +15,11 @@ Usage:
     .venv/bin/python benchmarks/active_learning.py --strategies combined random --pool-learning off self auto
         # the head also learns from the unlabeled pool (loop/semi_supervised.py): results/active_learning_pool.json
 
+Multi-label, long texts (whole conversations), on a sample of the splits (its own README table and
+results/active_learning_multilabel.png):
+    .venv/bin/python benchmarks/active_learning.py --datasets sgd_conversations --pool-size 4000 --test-size 1000 \
+        --seeds 0 1 --budgets 32 64 128 256 512 --strategies combined uncertainty random
+
 Rows (one per dataset and strategy) are merged into benchmarks/results/active_learning.json, then the plot and the
 ``active_learning`` README section are rebuilt from it. A run with fewer seeds or budgets than the published
 dataset, or other weights, encoder or descriptions, is partial: it goes to results/active_learning.partial.json
@@ -62,13 +67,45 @@ MODEL = "EmbeddingHeadClassifier (logistic regression, C=10)"
 POOL_NAME = NAME + "_pool"
 
 
-def load(spec: common.DatasetSpec, encoder: str = "minilm") -> dict:
-    """Embeddings, targets and embedded label descriptions of a dataset (through the benchmark cache)."""
+def load(spec: common.DatasetSpec, encoder: str = "minilm", long_texts: str = "windows",
+         pool_size: int | None = None, test_size: int | None = None) -> dict:
+    """Embeddings, targets and embedded label descriptions of a dataset (through the benchmark cache).
+
+    Texts are embedded under the product's ``long_texts:`` policy (``windows``: a text longer than the encoder's
+    window is the mean of its windows' vectors, as ``labelf train`` embeds it; ``truncate``: its first window); a
+    text that fits one window has the vector it always had. ``pool_size`` / ``test_size``: a fixed random sample
+    (seed 0, same rows for every strategy and seed) of the train / test split instead of the whole split."""
     ds = common.load_dataset(spec)
+    rows = {split: sample_rows(len(ds.frame(split)), size)
+            for split, size in (("train", pool_size), ("test", test_size))}
+    emb = long_text_embedder(encoder, long_texts)
+
+    def vectors(split: str) -> np.ndarray:
+        texts = ds.texts(split)
+        return np.asarray(emb.embed([texts[i] for i in rows[split]], description=f"{ds.key} {split}"),
+                          dtype=np.float32)
+
     return {"name": ds.key, "classes": ds.classes, "multi_label": ds.multi_label, "dataset": ds,
-            "X": ds.embed("train", encoder), "y": ds.y("train"),
-            "X_test": ds.embed("test", encoder), "y_test": ds.y("test"),
-            "protos": ds.label_embeddings(encoder)}
+            "X": vectors("train"), "y": ds.y("train")[rows["train"]],
+            "X_test": vectors("test"), "y_test": ds.y("test")[rows["test"]],
+            "protos": ds.label_embeddings(encoder), "long_texts": emb.key,
+            "sample": {k: v for k, v in (("pool_size", pool_size), ("test_size", test_size)) if v is not None}}
+
+
+def sample_rows(n: int, size: int | None) -> np.ndarray:
+    """All ``n`` rows, or ``size`` of them drawn with ``default_rng(0)`` (in their original order)."""
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size=size, replace=False))
+
+
+def long_text_embedder(encoder: str, strategy: str):
+    """The product's long-text embedder on the benchmark cache (pooled text vectors; no turn vectors: the head is
+    trained and scored on one vector per text)."""
+    from labelf_trainer.embeddings.long_texts import LongTextEmbedder
+    from labelf_trainer.embeddings.windows import LongTextPolicy
+
+    return LongTextEmbedder(common.embedder(encoder), LongTextPolicy(strategy=strategy, turn_scores=False))
 
 
 def build_strategy(name: str, params: dict, seed: int):
@@ -149,6 +186,18 @@ def simulate(ds: dict, strategy: str, seed: int, budgets: tuple[int, ...], param
         curve["smallest_recall"].append(round(rec, 4))
     curve["smallest_class"] = classes[smallest]
     return curve
+
+
+def zero_shot_scores(ds: dict) -> dict:
+    """Test scores of the zero-shot model from the label descriptions (the model the first batch is chosen with,
+    before any label): accuracy or micro-F1, and macro-F1."""
+    sims = (ds["X_test"] @ ds["protos"].T).astype(np.float64)
+    if ds["multi_label"]:
+        pred = (sigmoid((sims - DEFAULT_MULTI_BIAS) / DEFAULT_TEMPERATURE) >= 0.5).astype(int)
+    else:
+        pred = sims.argmax(axis=1)
+    acc, f1, _ = _scores(ds["y_test"], pred, 0, ds["multi_label"])
+    return {"accuracy": round(acc, 4), "f1_macro": round(f1, 4)}
 
 
 def choose_by_cv(ds: dict, X_lab: np.ndarray, y_lab: list, X_rest: np.ndarray, seed: int) -> str:
@@ -506,11 +555,93 @@ def schedule_table(pool_doc: dict, tags: tuple[str, ...] = SCHEDULE_TAGS) -> str
                       "|---" * 9 + "|", *lines, ""])
 
 
+def multilabel_section(doc: dict) -> str:
+    """Multi-label datasets run on a sample of their splits (``--pool-size``/``--test-size``, kept in
+    results/active_learning.partial.json): micro- and macro-F1 per budget, AULC, and each strategy against random."""
+    blocks = {d: b for d, b in doc.get("datasets", {}).items()
+              if b.get("info", {}).get("multi_label") and "pool_size" in b.get("meta", {})}
+    lines: list[str] = []
+    for d, block in blocks.items():
+        meta, rows = block["meta"], block["rows"]
+        strategies = ordered_rows(block)
+        labels = rows[strategies[0]]["labels"]
+        info = block["info"]
+        pool_n = min(meta["pool_size"], info["n_train"])
+        test_n = min(meta.get("test_size", info["n_test"]), info["n_test"])
+        whole = pool_n == info["n_train"] and test_n == info["n_test"]
+        intro = (f"{'The whole splits' if whole else 'A sample of the splits'} (results/{NAME}.partial.json, plot "
+                 f"results/{NAME}_multilabel.png): pool {pool_n} of {info['n_train']} training texts, test "
+                 f"{test_n} of {info['n_test']}; {info['n_classes']} labels. Whole "
+                 "conversations are embedded under the product's `long_texts: windows` policy (mean of the windows' "
+                 "vectors); the head is trained and scored on that one vector per text (the product scores the best "
+                 f"of the text, its windows and its turns; not measured here). Seeds {meta['seeds']}; budgets "
+                 f"{meta['budgets']}. Same head (one-vs-rest logistic, threshold 0.5) and zero-shot cold start as "
+                 "above. Cells: test micro-F1 / macro-F1, mean over the seeds; AULC over log(labels) on micro-F1.")
+        zs = block.get("zero_shot")
+        if zs:
+            intro += (" Before any label, the zero-shot model from the label "
+                      + ("names and descriptions" if info.get("descriptions") else "names alone (no descriptions file)")
+                      + f" scores {zs['accuracy']:.3f} / {zs['f1_macro']:.3f} on the same test sample.")
+        lines += [f"### Multi-label: {d}", "", intro, "",
+                  "| strategy | " + " | ".join(map(str, labels)) + " | AULC | selection s/round |",
+                  "|---" * (len(labels) + 3) + "|"]
+        for name in strategies:
+            r = rows[name]
+            lines.append(f"| {name} | " + " | ".join(f"{a:.3f} / {f:.3f}" for a, f in zip(r["accuracy_mean"],
+                                                                                       r["f1_mean"]))
+                         + f" | {r['aulc']:.3f} | {r['select_s_mean']:.2f} |")
+        lines += ["", *multilabel_verdict(rows, labels, block.get("zero_shot")), ""]
+    return "\n".join(lines)
+
+
+def multilabel_verdict(rows: dict, labels: list[int], zero_shot: dict | None = None) -> list[str]:
+    """A plain verdict (best AULC; from which budget on the combined sampler stays ahead of random; budgets where
+    no trained head beats the zero-shot model), the best strategy per budget, then one line per strategy: the
+    budgets where its mean micro- and macro-F1 beat random's and where they lose."""
+    rnd = rows.get("random")
+    if rnd is None:
+        return []
+    by_aulc = sorted(rows, key=lambda n: -rows[n]["aulc"])
+    verdict = [f"`{by_aulc[0]}` has the best AULC ({rows[by_aulc[0]]['aulc']:.3f}; "
+               + ", ".join(f"`{n}` {rows[n]['aulc']:.3f}" for n in by_aulc[1:]) + ")"]
+    for name in [n for n in ("combined", "uncertainty") if n in rows]:
+        ahead = [a > b for a, b in zip(rows[name]["accuracy_mean"], rnd["accuracy_mean"])]
+        start = next((i for i in range(len(ahead)) if all(ahead[i:])), None)
+        verdict.append(f"`{name}` " + ("is behind random at the last budget" if start is None else
+                                       f"stays ahead of random from {labels[start]} labels on" if start else
+                                       "is ahead of random at every budget") + " (micro-F1)")
+    if zero_shot:
+        below = [b for i, b in enumerate(labels) if max(r["accuracy_mean"][i] for r in rows.values())
+                 < zero_shot["accuracy"]]
+        if below:
+            verdict.append(f"every trained head is below the zero-shot model's {zero_shot['accuracy']:.3f} "
+                           f"micro-F1 at {', '.join(map(str, below))} labels")
+    out_verdict = ["**Verdict:** " + "; ".join(verdict) + ".", ""]
+    best = []
+    for i, b in enumerate(labels):
+        tops = [max(r[key][i] for r in rows.values()) for key in ("accuracy_mean", "f1_mean")]
+        best.append(f"{b}: " + " / ".join(", ".join(f"`{n}`" for n, r in rows.items() if r[key][i] == top)
+                                          for key, top in zip(("accuracy_mean", "f1_mean"), tops)))
+    out = [*out_verdict, "Best mean micro-F1 / macro-F1 per budget: " + "; ".join(best) + ".", ""]
+    for name in [s for s in rows if s != "random"]:
+        r = rows[name]
+        parts = []
+        for key, metric in (("accuracy_mean", "micro-F1"), ("f1_mean", "macro-F1")):
+            diff = [round(100 * (a - b), 1) for a, b in zip(r[key], rnd[key])]
+            win = [f"{b} ({x:+.1f})" for b, x in zip(labels, diff) if x > 0]
+            lose = [f"{b} ({x:+.1f})" for b, x in zip(labels, diff) if x < 0]
+            tie = [str(b) for b, x in zip(labels, diff) if x == 0]
+            parts.append(f"{metric} ahead of random at {', '.join(win) or 'no budget'}; behind at "
+                         f"{', '.join(lose) or 'no budget'}" + (f"; tied at {', '.join(tie)}" if tie else ""))
+        out.append(f"- `{name}` vs `random` (points): " + "; ".join(parts) + ".")
+    return out
+
+
 def full_section(doc: dict) -> str:
     used = doc["datasets"].get("banking77", next(iter(doc["datasets"].values())))["meta"]["combined_params"]
     pool = common.load_results(POOL_NAME)
     return (readme_section(doc) + "\n" + tuning_table(used) + "\n" + pool_section(pool, doc) + "\n"
-            + schedule_table(pool))
+            + schedule_table(pool) + "\n" + multilabel_section(common.load_results(NAME, "partial")))
 
 
 def main() -> None:
@@ -520,6 +651,13 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--budgets", nargs="+", type=int, default=list(BUDGETS))
     ap.add_argument("--encoder", default="minilm")
+    ap.add_argument("--long-texts", choices=("windows", "truncate"), default="windows",
+                    help="texts longer than the encoder's window: mean of the windows (the product's default) or the "
+                         "first window only")
+    ap.add_argument("--pool-size", type=int, default=None,
+                    help="a fixed random sample of the train split as the pool (a partial run: results go to "
+                         f"results/{NAME}.partial.json and its own README table)")
+    ap.add_argument("--test-size", type=int, default=None, help="a fixed random sample of the test split")
     ap.add_argument("--params", default="{}", help="JSON overrides of the combined sampler's weights")
     ap.add_argument("--pool-learning", nargs="+", choices=(*POOL_METHODS, "auto"), default=None, metavar="METHOD",
                     help=f"also learn from the unlabeled pool ({', '.join(POOL_METHODS)}, auto; `off` = labels only; "
@@ -541,12 +679,16 @@ def main() -> None:
         methods = list(dict.fromkeys(args.pool_learning or ["off"]))
         name = POOL_NAME if args.pool_learning else NAME
         for spec in args.datasets:
-            ds = load(spec, args.encoder)
+            ds = load(spec, args.encoder, args.long_texts, args.pool_size, args.test_size)
             meta = {"seeds": sorted(args.seeds), "budgets": list(budgets),
                     "combined_params": {**_combined_defaults(), **params}, "encoder": args.encoder, "model": MODEL,
-                    "descriptions": ds["dataset"].descriptions_hash}
+                    "descriptions": ds["dataset"].descriptions_hash, **ds["sample"]}
+            if args.long_texts != "windows":  # windows = the vectors the published runs had (their texts fit one)
+                meta["long_texts"] = ds["long_texts"]
             setting = json.dumps({"encoder": args.encoder, "descriptions": meta["descriptions"],
-                                  "data": ds["dataset"].info()}, sort_keys=True)
+                                  "data": ds["dataset"].info(), **ds["sample"],
+                                  **({"long_texts": ds["long_texts"]} if "long_texts" in meta else {})},
+                                 sort_keys=True)
             rows: dict = {}
             for s, method in [(s, m) for s in args.strategies for m in methods]:
                 curves = {}
@@ -563,9 +705,13 @@ def main() -> None:
                             json.dump(runs, fh)
                     curves[seed] = runs[key]
                 rows[row_name(s, method)] = summarize(curves)
-            result["datasets"][ds["name"]] = {"meta": meta, "info": ds["dataset"].info(), "rows": rows}
+            result["datasets"][ds["name"]] = {"meta": meta, "info": ds["dataset"].info(), "rows": rows,
+                                              "zero_shot": zero_shot_scores(ds)}
+        sampled = "" if args.pool_size is None and args.test_size is None else (
+            f"a sample of the splits (pool {args.pool_size or 'all'}, test {args.test_size or 'all'})")
         path, published = common.write_results(name, result, publish=args.publish, tag=args.tag or None,
-                                               coverage=("seeds", "budgets"), finalize=derive)
+                                               coverage=("seeds", "budgets"), finalize=derive,
+                                               partial=sampled or None)
         doc = common.read_json(path)
         doc = doc[args.tag] if args.tag else doc
         for d in result["datasets"]:
@@ -576,11 +722,16 @@ def main() -> None:
                       f"{block['combined_beats_random_up_to_1000']}")
         if not published:
             print(readme_section({"datasets": {d: doc["datasets"][d] for d in result["datasets"]}}))
-            return
+            if not sampled:  # a sampled run has its own README table (multilabel_section); others stop here
+                return
     doc = common.load_results(NAME)
     plot(doc, RESULTS / f"{NAME}.png")
     if common.load_results(POOL_NAME).get("datasets"):
         plot(common.load_results(POOL_NAME), RESULTS / f"{POOL_NAME}.png")
+    sampled_ml = {d: b for d, b in common.load_results(NAME, "partial").get("datasets", {}).items()
+                  if b.get("info", {}).get("multi_label") and "pool_size" in b.get("meta", {})}
+    if sampled_ml:
+        plot({"datasets": sampled_ml}, RESULTS / f"{NAME}_multilabel.png")
     if not args.no_readme:
         common.write_section(NAME, full_section(doc))
 
