@@ -108,6 +108,7 @@ def test_predict_ranks_all_labels_and_writes_a_file(cli, cli_project: Path) -> N
     (["train", "--type", "fine-tuned", "--batch-size", "0"], "--batch-size must be greater than 0"),
     (["train", "--type", "setfit", "--epochs", "-1"], "--epochs must be greater than 0"),
     (["train", "--seed", "-1"], "--seed must be 0 or more, not -1"),
+    (["train", "--pool-learning", "xyz"], "--pool-learning must be one of auto, self, propagation, off, not 'xyz'"),
 ])
 def test_bad_input_is_one_clear_line(cli, cli_project: Path, args: list[str], needle: str) -> None:
     assert needle in error_line(cli(*args, cwd=cli_project))

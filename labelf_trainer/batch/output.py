@@ -8,10 +8,7 @@ The output's format comes from its extension: ``.parquet`` (the columns of :mod:
 from __future__ import annotations
 
 import csv
-import io
 import json
-import os
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,23 +31,14 @@ def output_format(path: Path) -> str:
         raise DataError(f"--output {path}: use a .parquet, .jsonl or .csv file name") from None
 
 
-def _fsync_replace(tmp: Path, path: Path) -> None:
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def write_part(table: "pa.Table", path: Path) -> None:
     """Write one chunk's results to ``path`` atomically."""
     import pyarrow.parquet as pq
 
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    try:
-        pq.write_table(table, tmp)
-        _fsync_replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    from ..io_utils import atomic_writer
+
+    with atomic_writer(path, "wb") as fh:
+        pq.write_table(table, fh)
 
 
 def _cell(v: Any) -> Any:
@@ -75,23 +63,17 @@ def merge_parts(parts: Sequence[Path], output: Path, schema: "pa.Schema") -> int
             writer.close()
         return rows
     with atomic_writer(output) as fh:
-        if fmt == "csv":
-            buf = io.StringIO()
-            w = csv.DictWriter(buf, fieldnames=schema.names, extrasaction="ignore",
-                               delimiter="\t" if output.suffix.lower() == ".tsv" else ",")
+        w = csv.DictWriter(fh, fieldnames=schema.names, extrasaction="ignore",
+                           delimiter="\t" if output.suffix.lower() == ".tsv" else ",") if fmt == "csv" else None
+        if w is not None:
             w.writeheader()
-            fh.write(buf.getvalue())
         for p in parts:
             records = pq.read_table(p, schema=schema).to_pylist()
             rows += len(records)
-            if fmt == "jsonl":
+            if w is None:
                 fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
             else:
-                buf = io.StringIO()
-                w = csv.DictWriter(buf, fieldnames=schema.names, extrasaction="ignore",
-                                   delimiter="\t" if output.suffix.lower() == ".tsv" else ",")
                 w.writerows({k: _cell(v) for k, v in r.items()} for r in records)
-                fh.write(buf.getvalue())
     return rows
 
 

@@ -11,6 +11,9 @@ from ..exceptions import DataError, ModelError
 from ._utils import ConfigOpt, FormatOpt, check_format, emit_json, info, open_project
 from .evaluate import print_metrics
 
+POOL_LEARNING = ("auto", "self", "propagation", "off")
+"""``--pool-learning`` values (:mod:`labelf_trainer.loop.semi_supervised`), checked before any training starts."""
+
 
 def hyperparameters(model_type: str, flags: dict[str, Any], params: list[str] | None) -> dict[str, Any]:
     """The model type's hyperparameters from the CLI's flags (looked up in its args dataclass, from the model-type
@@ -90,6 +93,8 @@ def train(
         mtype = model_type or project.config.training.type
         if seed is not None and seed < 0:
             raise ModelError(f"--seed must be 0 or more, not {seed}")
+        if pool_learning is not None and pool_learning not in POOL_LEARNING:
+            raise ModelError(f"--pool-learning must be one of {', '.join(POOL_LEARNING)}, not {pool_learning!r}")
         hyper = hyperparameters(mtype, {"--epochs": epochs, "--max-steps": max_steps, "--learning-rate":
                                         learning_rate, "--batch-size": batch_size, "--num-iterations":
                                         num_iterations, "--C": c, "--threads": threads}, param)
