@@ -166,6 +166,9 @@ class SamplerConfig(_Strict):
     rare_target: int = Field(10, ge=1)
     near_duplicate_threshold: float = Field(0.95, gt=0.0, le=1.0)
     pending_expiry_days: float = Field(14.0, gt=0.0)
+    max_candidates: int = Field(100_000, ge=100)
+    """Candidates one `labelf suggest` scores: a larger pool is sampled uniformly at random to this many (a new
+    sample each batch; routed service traffic first), so time and memory stay bounded on a million-text pool."""
     audit_share: float = Field(0.05, ge=0.0, le=0.5)
     """Share of every batch drawn uniformly at random from the pool and marked as audit: the labels that make the
     model's accuracy figure an estimate of the traffic, not of the sampler's picks (0 turns it off)."""

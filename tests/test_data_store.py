@@ -84,3 +84,25 @@ def test_an_edited_annotation_becomes_the_latest_across_sources(tmp_path):
 def test_open_missing_workspace(tmp_path):
     with pytest.raises(StoreError, match="run `labelf init CONFIG` first"):
         Workspace.open(tmp_path / "none")
+
+
+def test_draw_texts_reads_only_the_drawn_texts_seeded_and_skipping(tmp_path):
+    import numpy as np
+
+    from labelf_trainer.types import text_hash
+
+    ws = Workspace.create(tmp_path / "ws")
+    ws.items.add([Item(f"i{k:03d}", f"text number {k}") for k in range(200, 0, -1)])  # rowid order != id order
+    texts, n = ws.items.draw_texts(20, np.random.default_rng(0), skip_ids={"i001", "i002"},
+                                   skip_hashes={text_hash("text number 3")})
+    assert n == 197 and len(texts) == 20 == len(set(texts))
+    assert not {"text number 1", "text number 2", "text number 3"} & set(texts)
+    assert texts == ws.items.draw_texts(20, np.random.default_rng(0), skip_ids={"i001", "i002"},
+                                        skip_hashes={text_hash("text number 3")})[0]  # seeded: the same texts
+    by_id, _ = ws.items.draw_texts(20, np.random.default_rng(0), order="id")
+    numbers = [int(t.split()[-1]) for t in by_id]
+    assert numbers == sorted(numbers)  # drawn in id order, returned in that order
+    everything, n = ws.items.draw_texts(500, np.random.default_rng(0))
+    assert n == 200 and everything == [f"text number {k}" for k in range(200, 0, -1)]  # all, in rowid order
+    with pytest.raises(ValueError, match="order"):
+        ws.items.draw_texts(5, np.random.default_rng(0), order="text")

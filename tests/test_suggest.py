@@ -217,3 +217,40 @@ def test_label_file_with_a_1mb_header_gives_a_short_error_line(cli, tmp_project:
     line = error_line(cli("label", "huge.csv", "--config", str(tmp_project.config.source_path), cwd=tmp_path))
     assert len(line) <= 500, len(line)
     assert "huge.csv" in line and "'id'" in line and "'label'" in line, line
+
+
+def test_candidate_view_samples_a_large_pool_traffic_first_and_audits_the_whole_pool() -> None:
+    import numpy as np
+
+    from labelf_trainer.loop.suggest import candidate_view
+
+    index = [(f"t{i:04d}", "traffic" if i % 50 == 0 else "import") for i in range(1000)]
+    labeled = {f"t{i:04d}": ("A",) for i in range(1, 11)}
+    view = candidate_view(index, labeled, {"t0011", "t0012"}, 100, np.random.default_rng(0))
+    assert view.candidates == 988 and view.taken == [f"t{i:04d}" for i in range(1, 13)]
+    assert len(view.sample) == 100 and view.sample == sorted(view.sample)  # pool order
+    assert {f"t{i:04d}" for i in range(0, 1000, 50)} <= set(view.sample)  # all 20 traffic texts are scored
+    assert not set(view.sample) & set(view.taken)
+    audit = view.draw_audit(30, np.random.default_rng(1))
+    assert len(set(audit)) == 30 and set(audit) - set(view.sample)  # drawn from the whole pool
+    assert view.scored(audit)[-30:] == audit and len(set(view.scored(audit))) == len(view.scored(audit))
+    small = candidate_view(index, labeled, set(), 5000, np.random.default_rng(0))
+    assert len(small.sample) == 990  # under the limit: every candidate
+    flood = [(f"q{i}", "traffic") for i in range(400)] + [(f"p{i}", "import") for i in range(400)]
+    view = candidate_view(flood, {}, set(), 100, np.random.default_rng(0))
+    assert sum(i.startswith("q") for i in view.sample) == 50  # traffic takes at most half the sample
+
+
+def test_suggest_on_a_pool_larger_than_max_candidates_scores_a_sample(make_config) -> None:
+    from helpers.data import open_project
+
+    words = ["bill", "invoice", "router", "wifi", "cancel", "contract", "refund", "password", "login", "roaming"]
+    rows = [(f"r{i:03d}", f"my {words[i % 10]} problem number {i} with the {words[(i * 7) % 10]}", "")
+            for i in range(300)]
+    with open_project(make_config(rows=rows, sampler={"max_candidates": 100, "audit_share": 0.2})) as project:
+        res = suggest(project, n=10, seed=3, progress=False)
+        assert (res.pool_size, res.scored, len(res.items)) == (300, 100, 10)
+        audit = [it for it in res.items if it.reason.get("component") == "audit"]
+        assert len(audit) == 2 and project.ws.batches.audit_counts() == (10, 2)
+        again = suggest(project, n=10, seed=3, progress=False)  # the first batch is pending: never again
+        assert again.pool_size == 290 and not {it.item_id for it in res.items} & {it.item_id for it in again.items}

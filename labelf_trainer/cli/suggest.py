@@ -31,6 +31,8 @@ def _report(res: "SuggestResult") -> None:
     info(f"batch {res.batch_id}: {len(res.items)} suggestions ({res.strategy}, {model}, seed {res.seed}) from "
          f"{res.pool_size} candidates; {res.labeled} labeled, {res.pending} pending elsewhere"
          + (f", {res.expired} expired suggestions returned to the pool" if res.expired else ""))
+    if res.scored < res.pool_size:
+        info(f"scored a random {res.scored:,} of the {res.pool_size:,} candidates (sampler.max_candidates)")
     info(f"language mix: batch {_mix(res.language_mix)} | pool {_mix(res.pool_languages)}")
     pr = res.progress
     if pr:  # the stop advice of the model that scored the batch (loop/advice.py)
@@ -80,7 +82,8 @@ def suggest(
             info(f"wrote {len(records)} suggestions to {output} (fill in 'label', then `labelf label {output}`)")
         if fmt == "json":
             emit_json({"batch_id": res.batch_id, "strategy": res.strategy, "model_id": res.model_id,
-                       "model_version": res.model_version, "seed": res.seed, "language_mix": res.language_mix,
+                       "model_version": res.model_version, "seed": res.seed, "pool_size": res.pool_size,
+                       "scored": res.scored, "language_mix": res.language_mix,
                        "pool_languages": res.pool_languages, "progress": res.progress, "items": [
                            {**r, "reason": it.reason} for r, it in zip(records, res.items)]})
         else:

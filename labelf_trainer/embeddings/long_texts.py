@@ -63,22 +63,35 @@ class LongTextEmbedder:
         root = embedder.cache_root
         self._turn_cache = HashCache(root / "embeddings" / f"{self.encoder.fingerprint}.turns.sqlite",
                                      table="turns", value_column="vecs") if root else None
+        self._layout_cache = HashCache(root / "embeddings" / f"{self.encoder.fingerprint}.layouts.sqlite",
+                                       table="layouts", value_column="layout") if root else None
 
     # -- layout ------------------------------------------------------------------------------------------------
     def layouts(self, texts: Sequence[str]) -> list[Layout]:
-        out = []
-        for t in texts:
-            h = text_hash(t)
-            with self._lock:
-                lay = self._layouts.get(h)
+        """Each text's windows and turns: from memory, else the layout cache (a text is tokenized once per policy,
+        not on every ``suggest``), else split now and cached."""
+        hashes = [text_hash(t) for t in texts]
+        with self._lock:
+            out: list[Layout | None] = [self._layouts.get(h) for h in hashes]
+        todo: dict[str, list[int]] = {}
+        for i, (h, lay) in enumerate(zip(hashes, out)):
             if lay is None:
-                lay = split_text(t, self.tokens, self.policy)
-                with self._lock:
-                    self._layouts[h] = lay
-                    if len(self._layouts) > _LAYOUT_MEMO:
-                        self._layouts.popitem(last=False)
-            out.append(lay)
-        return out
+                todo.setdefault(f"{self.key}|{h}", []).append(i)
+        found: dict[str, Layout] = {}
+        if todo and self._layout_cache is not None:
+            found = {k: Layout.from_bytes(b) for k, b in self._layout_cache.get_many(todo).items()}  # type: ignore
+        fresh = {k: split_text(texts[rows[0]], self.tokens, self.policy) for k, rows in todo.items() if k not in found}
+        if fresh and self._layout_cache is not None:
+            self._layout_cache.put_many({k: lay.to_bytes() for k, lay in fresh.items()})
+        for k, rows in todo.items():
+            for i in rows:
+                out[i] = found[k] if k in found else fresh[k]
+        with self._lock:
+            for h, lay in zip(hashes[-_LAYOUT_MEMO:], out[-_LAYOUT_MEMO:]):
+                self._layouts[h] = lay  # type: ignore[assignment]
+            while len(self._layouts) > _LAYOUT_MEMO:
+                self._layouts.popitem(last=False)
+        return out  # type: ignore[return-value]
 
     # -- embedding ---------------------------------------------------------------------------------------------
     def embed(self, texts: Sequence[str], *, description: str = "Embedding") -> TextVectors:

@@ -141,6 +141,18 @@ class Layout:
     def single(self) -> bool:
         return len(self.windows) == 1
 
+    def to_bytes(self) -> bytes:
+        """A compact form (int32: window count, then window and turn offsets) for the layout cache."""
+        spans = [(s.start, s.end) for s in (*self.windows, *self.turns)]
+        return np.asarray([len(self.windows), *(x for s in spans for x in s)], dtype=np.int32).tobytes()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> "Layout":
+        vals = np.frombuffer(blob, dtype=np.int32).tolist()
+        pairs = iter(vals[1:])
+        spans = [Span(a, b) for a, b in zip(pairs, pairs)]
+        return cls(tuple(spans[:vals[0]]), tuple(spans[vals[0]:]))
+
 
 class TextTokens(Protocol):
     """How an encoder counts tokens: ``limit`` per input (special tokens and prefix included), ``overhead`` (the

@@ -54,10 +54,7 @@ def attach_zero_shot_trust(project: "Project", model: "ZeroShotClassifier") -> d
                 info["calibration"] = calibration.to_json()
     oos = None
     if cfg.out_of_scope is not None:
-        texts_all = [it.text for it in project.ws.items.all()]
-        rng = np.random.default_rng(0)
-        sample = [texts_all[i] for i in np.sort(rng.choice(len(texts_all), POOL_SAMPLE, replace=False))] \
-            if len(texts_all) > POOL_SAMPLE else texts_all
+        sample = project.ws.items.draw_texts(POOL_SAMPLE, np.random.default_rng(0))[0]
         share = reject_share(cfg.out_of_scope.expected_share)
         if len(sample) >= 20:
             oos = OutOfScope(cfg.out_of_scope.label, encoder=model.encoder, encoder_fingerprint=model.encoder_fingerprint,

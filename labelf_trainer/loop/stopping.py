@@ -44,11 +44,7 @@ def cohen_kappa(a: np.ndarray, b: np.ndarray) -> float:
 
 def stopping_texts(project: "Project", size: int) -> list[str]:
     """The stopping set: a seeded uniform sample of the pool's texts (the same texts while the pool is the same)."""
-    items = sorted(project.ws.items.all(), key=lambda it: it.id)
-    if len(items) > size:
-        rows = np.sort(np.random.default_rng(0).choice(len(items), size=size, replace=False))
-        items = [items[int(r)] for r in rows]
-    return [it.text for it in items]
+    return project.ws.items.draw_texts(size, np.random.default_rng(0), order="id")[0]
 
 
 def _decisions(model: TextClassifier, texts: list[str]) -> np.ndarray:

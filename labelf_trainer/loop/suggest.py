@@ -24,13 +24,13 @@ from ..exceptions import StrategyError
 from ..explain import with_evidence
 from ..strategies import STRATEGIES, make_strategy
 from .advice import stop_advice
-from .pool import build_pool
+from .pool import TRAFFIC_ORIGIN, build_pool
 
 if TYPE_CHECKING:
     from ..models.base import TextClassifier
     from .project import Project
 
-__all__ = ["SuggestedItem", "SuggestResult", "suggest"]
+__all__ = ["SuggestedItem", "SuggestResult", "suggest", "candidate_view", "CandidateView"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ class SuggestResult:
     pool_languages: dict[str, int] = field(default_factory=dict)
     progress: dict[str, Any] = field(default_factory=dict)
     """The model's estimated accuracy on the traffic and its stop advice (empty for a model without them)."""
+    scored: int = 0
+    """Candidates the sampler scored: ``pool_size``, or a uniform sample of ``sampler.max_candidates``."""
 
     @property
     def language_mix(self) -> dict[str, int]:
@@ -112,16 +114,20 @@ def suggest(project: "Project", n: int = 50, strategy: str = "combined", seed: i
         raise StrategyError(f"--n must be at least 1, got {n}")
     ws, cfg = project.ws, project.config
     expired = ws.batches.expire_pending(cfg.sampler.pending_expiry_days)
-    items = ws.items.all()
-    origin_of = ws.items.origins()
-    origins = [origin_of.get(it.id, "import") for it in items]
     labeled = ws.annotations.labeled()
     pending = ws.batches.pending_item_ids()
-    candidate_rows = np.array([r for r, it in enumerate(items) if it.id not in labeled and it.id not in pending],
-                              dtype=np.int64)
+    seed = 0 if seed is None else seed
+    rng = np.random.default_rng([seed, len(labeled)])
+    view = candidate_view(ws.items.index(), labeled, pending, cfg.sampler.max_candidates, rng)
+    n_pick = min(n, view.candidates) if view.candidates else n
+    n_audit = audit_count(n_pick, cfg.sampler.audit_share if strategy != "random" else 0.0, *ws.batches.audit_counts())
+    audit_ids = view.draw_audit(n_audit, rng)  # uniform over every candidate, not only the scored sample
+    items = ws.items.get(view.taken + view.scored(audit_ids))
+    origins = [view.origin[it.id] for it in items]
     # pending texts of other batches count as "taken": no near-duplicate of them is suggested either
-    labeled_rows = np.array([r for r, it in enumerate(items) if it.id in labeled or it.id in pending], dtype=np.int64)
-    n_pick = min(n, len(candidate_rows)) if len(candidate_rows) else n
+    labeled_rows = np.arange(len(view.taken), dtype=np.int64)
+    candidate_rows = np.arange(len(view.taken), len(items), dtype=np.int64)
+    audit_rows = candidate_rows[len(candidate_rows) - len(audit_ids):]
     model: TextClassifier | None = None
     version = None
     if model_id is None:
@@ -130,10 +136,7 @@ def suggest(project: "Project", n: int = 50, strategy: str = "combined", seed: i
         version = project.registry.get(model_id).version(model_version).version
         model = project.registry.load(model_id, version)
     pool = build_pool(project, items, origins, labeled, candidate_rows, model, progress=progress)
-    seed = 0 if seed is None else seed
-    n_audit = audit_count(n_pick, cfg.sampler.audit_share if strategy != "random" else 0.0, *ws.batches.audit_counts())
-    audit_rows = audit_picks(candidate_rows, n_audit, np.random.default_rng([seed, len(labeled)]))
-    rest = candidate_rows[~np.isin(candidate_rows, audit_rows)]
+    rest = candidate_rows[:len(candidate_rows) - len(audit_ids)]
     sampler = make_strategy(strategy, cfg.sampler, random_state=seed)
     sel = sampler.query(pool, rest, labeled_rows, n_pick - len(audit_rows)) if n_pick > len(audit_rows) else None
     rows = list(sel.indices) + list(audit_rows) if sel is not None else list(audit_rows)
@@ -163,9 +166,52 @@ def suggest(project: "Project", n: int = 50, strategy: str = "combined", seed: i
     assert pool.languages is not None
     pool_langs = language_mix([pool.languages[int(r)] for r in candidate_rows])
     return SuggestResult(batch_id, strategy, model_id if model is not None else None,
-                         version if model is not None else None, seed, picked, len(candidate_rows),
+                         version if model is not None else None, seed, picked, view.candidates,
                          len(labeled), len(pending), expired, pool_langs,
-                         _progress(project, model_id, version, len(picked)) if model is not None else {})
+                         _progress(project, model_id, version, len(picked)) if model is not None else {},
+                         scored=len(candidate_rows))
+
+
+@dataclass
+class CandidateView:
+    """Which texts one ``suggest`` reads: every labeled or pending text (``taken``), and the candidates it scores:
+    all of them, or a uniform sample of ``limit`` on a larger pool (routed service traffic first)."""
+
+    taken: list[str]
+    origin: dict[str, str]
+    sample: list[str]
+    candidates: int
+    _all: list[str]
+
+    def draw_audit(self, k: int, rng: np.random.Generator) -> list[str]:
+        """``k`` candidates drawn uniformly from the whole pool (the audit picks)."""
+        return [self._all[i] for i in audit_picks(np.arange(len(self._all)), k, rng)]
+
+    def scored(self, audit: list[str]) -> list[str]:
+        """The candidates to score: the sample without the audit picks, then the audit picks (last)."""
+        drop = set(audit)
+        return [i for i in self.sample if i not in drop] + audit
+
+
+def candidate_view(index: list[tuple[str, str]], labeled: dict[str, Any], pending: set[str], limit: int,
+                   rng: np.random.Generator) -> CandidateView:
+    """Split the pool's (id, origin) ``index`` into taken texts and candidates; sample the candidates past
+    ``limit``: routed traffic (up to half the limit) first, the rest uniformly, in pool order."""
+    taken = [i for i, _ in index if i in labeled or i in pending]
+    cands = [i for i, _ in index if i not in labeled and i not in pending]
+    origin = dict(index)
+    sample = cands
+    if len(cands) > limit:
+        is_traffic = np.array([origin[i] == TRAFFIC_ORIGIN for i in cands])
+        traffic = np.flatnonzero(is_traffic)
+        if len(traffic) > limit // 2:
+            traffic = rng.choice(traffic, size=limit // 2, replace=False)
+        others = np.flatnonzero(~is_traffic)
+        if len(others) < limit - len(traffic):  # mostly traffic: the rest of it fills the sample
+            others = np.setdiff1d(np.arange(len(cands)), traffic)
+        keep = np.concatenate([traffic, rng.choice(others, size=limit - len(traffic), replace=False)])
+        sample = [cands[k] for k in np.sort(keep)]
+    return CandidateView(taken, origin, sample, len(cands), cands)
 
 
 def _progress(project: "Project", model_id: int, version: int | None, batch: int) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from ..evaluation.splits import plan_split
 from ..exceptions import DataError, ModelError
 from ..models.base import FrozenEncoderClassifier, TextClassifier
 from ..models.specs import model_spec, model_types
+from ..types import text_hash
 from .adaptation import adaptation_mode, adaptation_pool, fit_adapted
 from .labels import TrainingData, labeled_data
 from .semi_supervised import AUTO_METHOD, DEFAULT_METHOD, fit_with_pool, pool_method
@@ -309,15 +310,13 @@ def pool_sample(project: "Project", exclude: set[str], seed: int, size: int) -> 
     """A seeded uniform sample of the unlabeled pool, with the audit picks and the share of "Other" among them."""
     ws, cfg = project.ws, project.config
     labeled = ws.annotations.labeled()
-    texts = [it.text for it in ws.items.all() if it.id not in labeled and it.text not in exclude]
-    rng = np.random.default_rng(seed)
-    sample = [texts[i] for i in np.sort(rng.choice(len(texts), size=size, replace=False))] \
-        if len(texts) > size else texts
+    sample, n_unlabeled = ws.items.draw_texts(size, np.random.default_rng(seed), skip_ids=labeled,
+                                              skip_hashes={text_hash(t) for t in exclude})
     audit = ws.batches.audit_item_ids() & set(labeled)
     share = None
     if cfg.oos_label is not None and len(audit) >= MIN_AUDIT_FOR_OOS_SHARE:
         share = sum(cfg.oos_label in labeled[i] for i in audit) / len(audit)
-    return PoolSample(sample, len(texts), audit, share)
+    return PoolSample(sample, n_unlabeled, audit, share)
 
 
 # -- the entry point -------------------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..types import Item, text_hash
 from .db import utcnow
@@ -61,6 +63,24 @@ class ItemStore:
             q = f"SELECT * FROM items WHERE id IN ({','.join('?' * len(chunk))})"
             by_id.update((r["id"], _item(r)) for r in self.ws.query(q, chunk))
         return [by_id[i] for i in ids if i in by_id]
+
+    def index(self) -> list[tuple[str, str]]:
+        """(id, origin) of every item in insertion order, without the texts (cheap on a million-text pool)."""
+        return [(r[0], r[1]) for r in self.ws.query("SELECT id, origin FROM items ORDER BY rowid")]
+
+    def draw_texts(self, size: int, rng: np.random.Generator, *, order: str = "rowid", skip_ids: Container[str] = (),
+                   skip_hashes: Container[str] = ()) -> tuple[list[str], int]:
+        """Texts of up to ``size`` items drawn uniformly with ``rng`` (in ``order``: ``rowid`` or ``id``) from those
+        not in ``skip_ids`` and whose text hash is not in ``skip_hashes``, and how many there were to draw from.
+        Only the drawn texts are read, so a million-text pool costs its ids and hashes, not its texts."""
+        if order not in ("rowid", "id"):
+            raise ValueError(f"order must be rowid or id, not {order!r}")
+        rows = self.ws.query(f"SELECT id, hash FROM items ORDER BY {order}")
+        ids = [r[0] for r in rows if r[0] not in skip_ids and r[1] not in skip_hashes]
+        n = len(ids)
+        if n > size:
+            ids = [ids[i] for i in np.sort(rng.choice(n, size=size, replace=False))]
+        return [it.text for it in self.get(ids)], n
 
     def origins(self) -> dict[str, str]:
         """Item id -> origin (``import``, ``traffic``, ``label-studio``...)."""
