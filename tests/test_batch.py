@@ -354,4 +354,4 @@ def test_import_embed_on_onnx_fills_what_the_pool_reads(tmp_path: Path) -> None:
         cached = np.asarray(pool.embed(texts))
         assert torch_enc.texts_encoded == before  # everything the pool reads was cached by the import
         fresh = np.asarray(LongTextEmbedder(Embedder(torch_enc, None, progress=False), LongTextPolicy()).embed(texts))
-        assert np.abs(cached - fresh).max() < 1e-5
+        assert np.abs(cached - fresh).max() < 1e-3  # the cache stores float16 (embedder.HALF)

@@ -21,7 +21,7 @@ def test_cache_prevents_reembedding_across_embedders(tmp_path):
     X2 = Embedder(enc, tmp_path).embed(texts + ["third"])  # a new command, same cache folder
     assert enc.texts_encoded - before == 3  # only "third" was new
     assert np.allclose(X1, X2[:3])
-    assert np.allclose(np.linalg.norm(X2, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(np.linalg.norm(X2, axis=1), 1.0, atol=2e-4)  # unit length up to float16 rounding (HALF)
 
 
 def test_fingerprints_differ_between_encoders():

@@ -76,7 +76,7 @@ class LongTextEmbedder:
         todo: dict[str, list[int]] = {}
         for i, (h, lay) in enumerate(zip(hashes, out)):
             if lay is None:
-                todo.setdefault(f"{self.key}|{h}", []).append(i)
+                todo.setdefault(_layout_key(self.key, h), []).append(i)
         found: dict[str, Layout] = {}
         if todo and self._layout_cache is not None:
             found = {k: Layout.from_bytes(b) for k, b in self._layout_cache.get_many(todo).items()}  # type: ignore
@@ -175,7 +175,7 @@ class LongTextEmbedder:
                 done = {}
                 for j, i in enumerate(idx):
                     done[keys[i]] = _partials(toks[j], first[j], windows[i][1])
-                    fresh[windows[i][0]] = vecs[j]
+                    fresh[windows[i][0]] = self.base.rounded(vecs[j])
                 if self._turn_cache is not None:
                     self._turn_cache.put_many({k: v.astype(np.float32).tobytes() for k, v in done.items()})
                 found.update(done)
@@ -189,6 +189,11 @@ def _embed_known(base: Embedder, wtexts: list[str], fresh: dict[str, np.ndarray]
     vecs = dict(zip(rest, base.embed(rest, description=description))) if rest else {}
     vecs.update(fresh)
     return np.stack([vecs[t] for t in wtexts]).astype(np.float32) if wtexts else np.zeros((0, base.encoder.dim))
+
+
+def _layout_key(policy_key: str, text_hash: str) -> str:
+    """A text's row in the layout cache under a policy (128 bits: a million layouts stay small)."""
+    return hashlib.blake2b(f"{policy_key}|{text_hash}".encode(), digest_size=16).hexdigest()
 
 
 def _turn_key(window_text: str, spans: list[Span]) -> str:
