@@ -33,6 +33,7 @@ def check_loop(r: subprocess.CompletedProcess, out: Path) -> None:
         n_unlabeled = len(list(csv.DictReader(fh))) - 24
     assert f"accuracy on the {n_unlabeled} texts nobody labeled: zero-shot" in r.stdout
     assert "advice: keep labeling" in r.stdout  # one round: nothing to compare with yet
+    assert f"scored a random 300 of the {n_unlabeled + 24} candidates (sampler.max_candidates)" in r.stderr
     summary = " ".join(r.stdout.split("Summary")[-1].split())
     assert "out-of-scope message 'Can you recommend a good pizza place near the central station?' -> Other" in summary
     assert (out / "report" / "index.html").is_file()

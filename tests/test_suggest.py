@@ -254,3 +254,18 @@ def test_suggest_on_a_pool_larger_than_max_candidates_scores_a_sample(make_confi
         assert len(audit) == 2 and project.ws.batches.audit_counts() == (10, 2)
         again = suggest(project, n=10, seed=3, progress=False)  # the first batch is pending: never again
         assert again.pool_size == 290 and not {it.item_id for it in res.items} & {it.item_id for it in again.items}
+
+
+def test_default_batch_is_25_texts_until_200_are_labeled_then_50(make_config) -> None:
+    from helpers.data import open_project
+
+    from labelf_trainer.loop.suggest import default_batch_size
+    from labelf_trainer.types import Annotation
+
+    assert (default_batch_size(0), default_batch_size(199), default_batch_size(200)) == (25, 25, 50)
+    rows = [(f"r{i:03d}", f"text {i} about the {['bill', 'router', 'contract'][i % 3]} and item {i * 7}", "")
+            for i in range(300)]
+    with open_project(make_config(rows=rows, sampler={"audit_share": 0.0})) as project:
+        assert len(suggest(project, progress=False).items) == 25
+        project.ws.annotations.add([Annotation(f"r{i:03d}", ("Billing",)) for i in range(100, 300)])
+        assert len(suggest(project, progress=False).items) == 50

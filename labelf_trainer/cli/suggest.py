@@ -43,7 +43,8 @@ def _report(res: "SuggestResult") -> None:
 
 
 def suggest(
-    n: Annotated[int, typer.Option("--n", "-n", help="How many texts to suggest.")] = 50,
+    n: Annotated[int | None, typer.Option("--n", "-n", help="How many texts to suggest (default: 25 while fewer "
+                                          "than 200 texts are labeled, then 50).")] = None,
     strategy: Annotated[str, typer.Option("--strategy", "-s", help=f"One of: {', '.join(STRATEGIES)}.")] = "combined",
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (same pool + seed = same batch).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the batch as JSONL or CSV.")] = None,
@@ -59,7 +60,7 @@ def suggest(
 
     \b
     Examples:
-      labelf suggest --n 50
+      labelf suggest
       labelf suggest --n 100 --strategy diversity --seed 1 --output batch.csv
       labelf suggest --n 50 --push
     """
@@ -69,7 +70,7 @@ def suggest(
     check_format(fmt)
     if strategy not in STRATEGIES:
         raise typer.BadParameter(f"--strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
-    if n < 1:
+    if n is not None and n < 1:
         raise typer.BadParameter(f"--n must be at least 1, not {n}")
     if seed is not None and seed < 0:
         raise typer.BadParameter(f"--seed must be 0 or more, not {seed}")
