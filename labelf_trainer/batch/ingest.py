@@ -93,6 +93,7 @@ def import_stream(project: "Project", source: "TextSource", *, chunk_size: int =
     embedder = encoder = None
     if embed:
         from ..embeddings.embedder import Embedder
+        from ..embeddings.langid import pool_languages
         from ..embeddings.long_texts import LongTextEmbedder
         from ..embeddings.windows import LongTextPolicy
 
@@ -115,6 +116,7 @@ def import_stream(project: "Project", source: "TextSource", *, chunk_size: int =
                 before = encoder.texts_encoded
                 embedder.embed(chunk.texts)
                 report.embedded += encoder.texts_encoded - before
+                pool_languages(chunk.texts, project.ws.cache_dir)  # what suggest reads of each text, ready too
             bar.done(chunk.rows_read)
     report.notes = stats.notes()
     report.elapsed_s = time.perf_counter() - t0

@@ -73,8 +73,8 @@ def import_(
     dataset: Annotated[str | None, typer.Option(
         help="A Hugging Face dataset instead of FILE: a save_to_disk folder or a Hub id.")] = None,
     split: Annotated[str | None, typer.Option(help="Split of --dataset.")] = None,
-    embed: Annotated[bool, typer.Option("--embed", help="Also embed the new texts into the embedding cache "
-                                                        "(what suggest and train read).")] = False,
+    embed: Annotated[bool, typer.Option("--embed", help="Also embed the new texts into the embedding cache and "
+                                        "detect their languages (what suggest and train read).")] = False,
     chunk_size: Annotated[int, typer.Option(help="Texts per transaction.")] = 5000,
     runtime: Annotated[str, typer.Option(help="--embed: auto (ONNX fp32 for sentence-transformers encoders, else "
                                               "torch), torch or onnx.")] = "auto",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -119,9 +119,8 @@ def policy_from_json(raw: dict[str, Any] | None) -> LongTextPolicy:
     return LongTextPolicy.of({"turn_vectors": "late", **raw})  # saved before turn_vectors: late-chunked turns
 
 
-@dataclass(frozen=True)
-class Span:
-    """Character offsets ``[start, end)`` into a text."""
+class Span(NamedTuple):
+    """Character offsets ``[start, end)`` into a text (a named tuple: a pool's layouts are read in their millions)."""
 
     start: int
     end: int
@@ -150,7 +149,7 @@ class Layout:
     def from_bytes(cls, blob: bytes) -> "Layout":
         vals = np.frombuffer(blob, dtype=np.int32).tolist()
         pairs = iter(vals[1:])
-        spans = [Span(a, b) for a, b in zip(pairs, pairs)]
+        spans = list(map(Span._make, zip(pairs, pairs)))
         return cls(tuple(spans[:vals[0]]), tuple(spans[vals[0]:]))
 
 
