@@ -168,9 +168,12 @@ class LabelStudioConnector:
         self.ws.kv.set(self._key("overlap"), share)
 
     def _pool_has_dialogues(self, sample: int = 5000) -> bool:
-        """Whether the pool holds conversations (speaker lines), judged on its first ``sample`` texts: a new
-        project then shows every text as ``Paragraphs`` (a row per turn), not as one ``Text``."""
-        return any(is_dialogue(it.text) for it in self.ws.items.all()[:sample])
+        """Whether the pool holds conversations (speaker lines), judged on a seeded sample of ``sample`` texts
+        (only those are read): a new project then shows every text as ``Paragraphs`` (a row per turn), not as one
+        ``Text``."""
+        import numpy as np
+
+        return any(is_dialogue(t) for t in self.ws.items.draw_texts(sample, np.random.default_rng(0))[0])
 
     def check(self) -> list[CheckLine]:
         """``labelf labelstudio check``: connection, token, project, labeling config; stops at the first failure."""
