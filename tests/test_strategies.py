@@ -441,3 +441,66 @@ def test_keyword_rule_hits_lead_the_rare_class_search() -> None:
     assert all("keyword rule" in r["summary"] for r in after.reasons if r["label"] == "b")
     with pytest.raises(StrategyError, match="rule_hits has shape"):
         Pool(embeddings=X, classes=["a", "b"], rule_hits=hits[:10])
+
+
+def multi_label_setup(n_labeled: int = 16) -> tuple[Pool, np.ndarray, np.ndarray]:
+    """Eight labels, 200 texts in four planted clusters; the model is sure about every label except one label of
+    rows 20-39 and six labels of rows 100-119 (p = 0.5: each row's most uncertain label is equally uncertain)."""
+    X, _ = blobs([50, 50, 50, 50], dim=16, spread=0.1, seed=7)
+    classes = [f"l{j}" for j in range(8)]
+    P = np.full((200, 8), 0.001)
+    P[:, 0] = 0.999
+    P[20:40, 1] = 0.5
+    P[100:120, 1:7] = 0.5
+    labels = {int(r): (classes[r % 8],) for r in range(n_labeled)}  # every label below the rare target of 10
+    pool = Pool(X, classes, proba=P, labels=labels, label_embeddings=normalize(np.eye(16, dtype=np.float32)[:8]),
+                multi_label=True)
+    labeled = np.arange(n_labeled)
+    return pool, labeled, np.setdiff1d(np.arange(200), labeled)
+
+
+def test_uncertainty_multi_label_mean_over_labels() -> None:
+    pool, _, rows = multi_label_setup()
+    most, _ = uncertainty_scores(pool.proba[rows], "margin", multi_label=True)
+    mean, unsure = uncertainty_scores(pool.proba[rows], "margin", multi_label=True, combine="mean")
+    assert most[rows == 20] == most[rows == 100] == 1.0  # the most uncertain label alone: a tie
+    assert mean[rows == 100] > mean[rows == 20] > mean[rows == 60]  # three unsure labels > one > none
+    assert unsure[rows == 20] == 1
+    with pytest.raises(StrategyError, match="combine"):
+        uncertainty_scores(pool.proba[rows], "margin", multi_label=True, combine="sum")  # type: ignore[arg-type]
+
+
+def test_combined_multi_label_ranks_by_mean_uncertainty_without_rare_quota() -> None:
+    pool, labeled, unlabeled = multi_label_setup()
+    sel = CombinedSampler(random_state=0).query(pool, unlabeled, labeled, n=10)
+    assert {r["component"] for r in sel.reasons} == {"impact"}  # every label is under the target: no rare picks
+    assert ((sel.indices >= 100) & (sel.indices < 120)).all()  # unsure about three labels, not about one
+    # the single-label composition on the same pool: a rare quota, the max over labels ties rows 20-39 with 100-119
+    old = CombinedSampler(multi_label_rare_quota=0.3, multi_label_uncertainty="max", random_state=0)
+    picked = old.query(pool, unlabeled, labeled, n=10)
+    assert sum(r["component"] == "rare" for r in picked.reasons) == 3
+    assert ((picked.indices >= 20) & (picked.indices < 40)).any()
+    # a single-label pool keeps its rare quota
+    single = Pool(pool.embeddings, pool.classes, proba=pool.proba / pool.proba.sum(1, keepdims=True),
+                  labels=pool.labels, label_embeddings=pool.label_embeddings)
+    sel = CombinedSampler(random_state=0).query(single, unlabeled, labeled, n=10)
+    assert sum(r["component"] == "rare" for r in sel.reasons) == 3
+
+
+def test_combined_multi_label_first_batch_follows_the_model_not_the_cold_start() -> None:
+    pool, _, _ = multi_label_setup(n_labeled=0)
+    none = np.zeros(0, dtype=np.int64)
+    sampler = CombinedSampler(random_state=0)
+    assert not sampler.uses_cold_start(pool, none)
+    sel = sampler.query(pool, np.arange(200), none, n=8)
+    assert {r["component"] for r in sel.reasons} == {"impact"}
+    assert ((sel.indices >= 100) & (sel.indices < 120)).all()  # the zero-shot model's most uncertain texts
+    cold = CombinedSampler(multi_label_cold_start=True, random_state=0)
+    assert any(r["component"] == "description" for r in cold.query(pool, np.arange(200), none, n=8).reasons)
+    # without a model, or on a single-label pool, the first batch is still the cold start
+    no_model = Pool(pool.embeddings, pool.classes, label_embeddings=pool.label_embeddings, multi_label=True)
+    assert sampler.uses_cold_start(no_model, none)
+    single = Pool(pool.embeddings, pool.classes, proba=np.full((200, 8), 0.125),
+                  label_embeddings=pool.label_embeddings)
+    assert sampler.uses_cold_start(single, none)
+    assert any(r["component"] == "description" for r in sampler.query(single, np.arange(200), none, n=8).reasons)

@@ -13,7 +13,9 @@ language with at least ``language_min_share`` of the candidates (:mod:`.wrappers
 Every measure is turned into an uncertainty in [0, 1] (higher = pick first): ``1 - max p`` (least confidence),
 ``1 - (p1 - p2)`` (margin), ``H(p) / log C`` (entropy). Multi-label models score each label independently, so each
 label is a binary problem ``[1 - p, p]`` scored by the same modAL measure; a text's uncertainty is that of its most
-uncertain label (entropy: the mean over labels), and the reason names that label.
+uncertain label (entropy: the mean over labels), or with ``combine="mean"`` the mean over its labels (what the
+combined sampler ranks by: one annotation answers every label, so a text unsure about several labels teaches more),
+and the reason names the most uncertain label.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from ..exceptions import StrategyError
 from .base import Pool, Preset, QueryStrategy, Ranking, argselect
 from .wrappers import LanguageCoverage, NearDuplicateFilter
 
-__all__ = ["Measure", "uncertainty_scores", "UncertaintyRanker", "UncertaintySampling", "LeastConfidence",
+__all__ = ["Measure", "Combine", "uncertainty_scores", "UncertaintyRanker", "UncertaintySampling", "LeastConfidence",
            "MarginSampling", "EntropySampling"]
 
 Measure = Literal["least_confidence", "margin", "entropy"]
+#: How a multi-label text's per-label uncertainties make one: its most uncertain label, or the mean over labels.
+Combine = Literal["max", "mean"]
 _MODAL = {"least_confidence": classifier_uncertainty, "margin": classifier_margin, "entropy": classifier_entropy}
 
 
@@ -58,11 +62,16 @@ def _modal_uncertainty(proba: np.ndarray, measure: Measure) -> np.ndarray:
     return raw
 
 
-def uncertainty_scores(proba: np.ndarray, measure: Measure = "margin",
-                       multi_label: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(uncertainty in [0, 1] per row, the class each row is most unsure about) for a probability matrix."""
+def uncertainty_scores(proba: np.ndarray, measure: Measure = "margin", multi_label: bool = False, *,
+                       combine: Combine | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(uncertainty in [0, 1] per row, the class each row is most unsure about) for a probability matrix.
+
+    ``combine`` (multi-label only): how a row's per-label uncertainties make one, ``"max"`` (its most uncertain
+    label) or ``"mean"``; ``None``: the measure's own (``"mean"`` for entropy, ``"max"`` otherwise)."""
     if measure not in _MODAL:
         raise StrategyError(f"unknown uncertainty measure {measure!r}; use one of {', '.join(_MODAL)}")
+    if combine not in (None, "max", "mean"):
+        raise StrategyError(f"unknown way to combine per-label uncertainties {combine!r}; use max or mean")
     proba = np.clip(np.asarray(proba, dtype=np.float64), 0.0, 1.0)
     if proba.shape[0] == 0:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
@@ -71,7 +80,8 @@ def uncertainty_scores(proba: np.ndarray, measure: Measure = "margin",
     per_label = np.stack([_modal_uncertainty(np.stack([1.0 - proba[:, c], proba[:, c]], axis=1), measure)
                           for c in range(proba.shape[1])], axis=1)
     worst = per_label.argmax(axis=1)
-    score = per_label.mean(axis=1) if measure == "entropy" else per_label.max(axis=1)
+    combine = combine or ("mean" if measure == "entropy" else "max")
+    score = per_label.mean(axis=1) if combine == "mean" else per_label.max(axis=1)
     return np.clip(score, 0.0, 1.0), worst
 
 
